@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local stack runs (as root, or through sudo). Go, Rust and Node
+# come with the machine; MinIO, InfluxDB 2 and Helm are built by `npm run stack:up` on first use.
+set -euo pipefail
+
+packages=(postgresql mosquitto mosquitto-clients prometheus curl ca-certificates)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  echo "setup: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  # Debian's postinst scripts would start system services where systemd runs; the stack runs its own.
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+for tool in go cargo node npm; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool is required and not installed" >&2; exit 1; }
+done
+node -e 'const [major, minor] = process.versions.node.split(".").map(Number);
+  if (major < 20 || (major === 20 && minor < 19)) { console.error("setup: Node >= 20.19 is required"); process.exit(1); }'
+echo "setup: ready ($(go version | cut -d' ' -f3), $(cargo --version | cut -d' ' -f1-2), node $(node --version))"

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# The local stack: the real PostgreSQL, Mosquitto, MinIO, InfluxDB 2 and Prometheus on loopback,
+# plus a helm binary. Usage: stack.sh up|down|status|env
+#
+# Ports are fixed (one stack per machine), so the state folder is one per machine too; `up` reuses
+# servers that already answer, so it is idempotent and cheap when the stack runs.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+# shellcheck source=build.sh
+source "$here/build.sh"
+
+# World-traversable, because PostgreSQL and Mosquitto refuse to run as root and run as their own
+# users when the stack is started by root.
+state=${IOT_STACK_DIR:-/var/tmp/iot-meter-stack-$(id -un)}
+
+PG_PORT=15432
+MQTT_PORT=11883
+MINIO_PORT=19000
+MINIO_CONSOLE_PORT=19001
+INFLUX_PORT=18086
+PROMETHEUS_PORT=19090
+
+# Local development credentials: loopback only, never used by the chart.
+PG_USER=iot
+PG_PASSWORD=iot-dev-password
+PG_DATABASE=iot
+S3_ACCESS_KEY=iot-meter
+S3_SECRET_KEY=iot-meter-dev-secret
+INFLUX_ADMIN_PASSWORD=iot-meter-dev-password
+INFLUX_TOKEN=iot-meter-dev-token
+INFLUX_ORG=iot-org
+INFLUX_BUCKET=iot-metrics
+
+SERVERS=(postgres mosquitto minio influxdb prometheus)
+START_TIMEOUT=${IOT_STACK_START_TIMEOUT:-60}
+
+die() {
+  echo "stack: $*" >&2
+  exit 1
+}
+
+pg_bindir() {
+  local dir=/usr/lib/postgresql/$POSTGRES_MAJOR/bin
+  [ -x "$dir/postgres" ] || die "PostgreSQL $POSTGRES_MAJOR is not installed: run 'bash scripts/setup.sh'"
+  echo "$dir"
+}
+
+# Runs a command as a server's own user when we are root (the server refuses or drops root).
+as_user() {
+  local user=$1
+  shift
+  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+own() {
+  local user=$1 dir=$2
+  if [ "$(id -u)" = 0 ]; then chown -R "$user:" "$dir"; fi
+}
+
+# --- health checks: each succeeds only when the server answers its protocol -----------------------
+
+healthy_postgres() {
+  "$(pg_bindir)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
+}
+healthy_mosquitto() {
+  timeout 3 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t '$SYS/broker/version' -C 1 -W 2 >/dev/null 2>&1
+}
+healthy_minio() {
+  curl -fs -o /dev/null "http://127.0.0.1:$MINIO_PORT/minio/health/live"
+}
+healthy_influxdb() {
+  curl -fs "http://127.0.0.1:$INFLUX_PORT/health" | grep -q '"status": *"pass"'
+}
+healthy_prometheus() {
+  curl -fs -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+}
+
+# --- start-up -------------------------------------------------------------------------------------
+
+# Starts "$@" detached with its output in <server>/log, then waits for its health check; a server
+# that does not answer in time fails `up` with its log tail.
+launch() {
+  local name=$1
+  shift
+  (setsid "$@" >>"$state/$name/log" 2>&1 </dev/null & echo $! >"$state/$name/pid")
+  wait_healthy "$name"
+}
+
+wait_healthy() {
+  local name=$1 deadline=$((SECONDS + START_TIMEOUT))
+  until "healthy_$name"; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "stack: $name did not answer within ${START_TIMEOUT}s; last lines of $state/$name/log:" >&2
+      tail -n 40 "$state/$name/log" >&2 || true
+      exit 1
+    fi
+    sleep 0.3
+  done
+}
+
+start_postgres() {
+  local bin dir=$state/postgres/data
+  bin=$(pg_bindir)
+  if [ ! -s "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    own postgres "$dir"
+    as_user postgres "$bin/initdb" -D "$dir" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >>"$state/postgres/log"
+  fi
+  touch "$state/postgres/log"
+  own postgres "$state/postgres/log"
+  # pg_ctl daemonises and keeps its own pid file; the socket lives in the data folder.
+  as_user postgres "$bin/pg_ctl" -D "$dir" -l "$state/postgres/log" -w -t "$START_TIMEOUT" start \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $dir" >/dev/null ||
+    { tail -n 40 "$state/postgres/log" >&2; die "postgres did not start"; }
+  wait_healthy postgres
+  local psql=("$bin/psql" -h "$dir" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  if [ "$(as_user postgres "${psql[@]}" -c "select 1 from pg_roles where rolname = '$PG_USER'")" != 1 ]; then
+    as_user postgres "${psql[@]}" -c "create role $PG_USER login createdb password '$PG_PASSWORD'"
+    as_user postgres "${psql[@]}" -c "create database $PG_DATABASE owner $PG_USER"
+  fi
+}
+
+start_mosquitto() {
+  local dir=$state/mosquitto
+  mkdir -p "$dir/data"
+  sed -e "s|@PORT@|$MQTT_PORT|" -e "s|@DATA_DIR@|$dir/data/|" "$here/mosquitto.conf" >"$dir/mosquitto.conf"
+  own mosquitto "$dir/data"
+  launch mosquitto mosquitto -c "$dir/mosquitto.conf"
+}
+
+start_minio() {
+  local bin
+  bin=$(build_minio)
+  mkdir -p "$state/minio/data"
+  launch minio env MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" \
+    MINIO_UPDATE=off "$bin" server "$state/minio/data" --quiet \
+    --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT"
+}
+
+start_influxdb() {
+  local bin dir=$state/influxdb
+  bin=$(build_influxd)
+  mkdir -p "$dir/data"
+  launch influxdb "$bin" --bolt-path "$dir/data/influxd.bolt" --engine-path "$dir/data/engine" \
+    --sqlite-path "$dir/data/influxd.sqlite" --http-bind-address "127.0.0.1:$INFLUX_PORT" \
+    --reporting-disabled --ui-disabled --log-level error
+  onboard_influxdb
+}
+
+# First start only: create the org, bucket, admin user and the operator token through the HTTP API.
+onboard_influxdb() {
+  local url=http://127.0.0.1:$INFLUX_PORT
+  if curl -fsS "$url/api/v2/setup" | grep -q '"allowed": *true'; then
+    curl -fsS -o /dev/null -X POST "$url/api/v2/setup" -H 'content-type: application/json' \
+      -d "{\"username\":\"admin\",\"password\":\"$INFLUX_ADMIN_PASSWORD\",\"org\":\"$INFLUX_ORG\",\"bucket\":\"$INFLUX_BUCKET\",\"token\":\"$INFLUX_TOKEN\"}" ||
+      die "influxdb onboarding failed"
+  fi
+  curl -fsS -o /dev/null -H "Authorization: Token $INFLUX_TOKEN" "$url/api/v2/buckets?name=$INFLUX_BUCKET" ||
+    die "influxdb does not accept the stack's token; remove $state/influxdb to start it afresh"
+}
+
+start_prometheus() {
+  local dir=$state/prometheus
+  mkdir -p "$dir/data" "$dir/targets"
+  sed -e "s|@TARGETS_DIR@|$dir/targets|" "$here/prometheus.yml" >"$dir/prometheus.yml"
+  launch prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle
+}
+
+check_prerequisites() {
+  local missing=()
+  for cmd in mosquitto mosquitto_sub prometheus curl go cargo cc runuser; do
+    command -v "$cmd" >/dev/null || missing+=("$cmd")
+  done
+  [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run 'bash scripts/setup.sh'"
+  pg_bindir >/dev/null
+  # `mosquitto -h` exits non-zero, so capture its text before matching.
+  local text
+  text=$(mosquitto -h 2>&1 || true)
+  [[ $text == *"mosquitto version $MOSQUITTO_MAJOR."* ]] || die "Mosquitto $MOSQUITTO_MAJOR.x is required"
+  text=$(prometheus --version 2>&1 || true)
+  [[ $text == *"version $PROMETHEUS_MAJOR."* ]] || die "Prometheus $PROMETHEUS_MAJOR.x is required"
+}
+
+cmd_up() {
+  check_prerequisites
+  mkdir -p "$state"
+  chmod 755 "$state"
+  # Build first, so a slow first build never counts against a server's start timeout.
+  build_minio >/dev/null
+  build_influxd >/dev/null
+  build_helm >/dev/null
+  for name in "${SERVERS[@]}"; do
+    mkdir -p "$state/$name"
+    if "healthy_$name"; then
+      echo "stack: $name already up"
+    else
+      "start_$name"
+      echo "stack: $name up"
+    fi
+  done
+}
+
+# --- stop and report ------------------------------------------------------------------------------
+
+stop_pid() {
+  local name=$1 pidfile=$state/$1/pid pid
+  [ -s "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -0 "$pid" 2>/dev/null && { echo "stack: $name ignored SIGTERM, killing" >&2; kill -KILL "$pid"; }
+  fi
+  rm -f "$pidfile"
+}
+
+cmd_down() {
+  for name in prometheus influxdb minio mosquitto; do
+    stop_pid "$name"
+  done
+  if [ -s "$state/postgres/data/postmaster.pid" ]; then
+    as_user postgres "$(pg_bindir)/pg_ctl" -D "$state/postgres/data" -m fast -w stop >/dev/null || true
+  fi
+  echo "stack: down (data kept in $state)"
+}
+
+cmd_status() {
+  local down=0
+  for name in "${SERVERS[@]}"; do
+    if "healthy_$name" 2>/dev/null; then printf '%-11s up\n' "$name"; else printf '%-11s down\n' "$name"; down=1; fi
+  done
+  local helm=$cache_root/helm-$HELM_VERSION/helm
+  if [ -x "$helm" ]; then printf '%-11s %s\n' helm "$("$helm" version --short)"; else printf '%-11s not built\n' helm; down=1; fi
+  printf 'state      %s\n' "$state"
+  return $down
+}
+
+cmd_env() {
+  cat <<ENV
+export DATABASE_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE
+export MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT
+export INFLUX_URL=http://127.0.0.1:$INFLUX_PORT
+export INFLUX_TOKEN=$INFLUX_TOKEN
+export INFLUX_ORG=$INFLUX_ORG
+export INFLUX_BUCKET=$INFLUX_BUCKET
+export S3_ENDPOINT=http://127.0.0.1:$MINIO_PORT
+export S3_ACCESS_KEY=$S3_ACCESS_KEY
+export S3_SECRET_KEY=$S3_SECRET_KEY
+export S3_BUCKET=iot-data
+export S3_CONSOLE_URL=http://127.0.0.1:$MINIO_CONSOLE_PORT
+export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+export PROMETHEUS_TARGETS_DIR=$state/prometheus/targets
+export HELM_BIN=$cache_root/helm-$HELM_VERSION/helm
+ENV
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) die "usage: stack.sh up|down|status|env" ;;
+esac

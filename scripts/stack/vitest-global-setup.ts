@@ -1,0 +1,33 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The local stack's URLs and credentials, as printed by `npm run -s stack:env`. */
+    stackEnv: Record<string, string>;
+  }
+}
+
+const stack = fileURLToPath(new URL('./stack.sh', import.meta.url));
+
+/** Starts the stack unless it already runs; stops it afterwards only if it started it here. */
+export default function setup(project: TestProject): () => void {
+  const wasUp = spawnSync('bash', [stack, 'status'], { stdio: 'ignore' }).status === 0;
+  execFileSync('bash', [stack, 'up'], { stdio: 'inherit' });
+  project.provide('stackEnv', parseExports(execFileSync('bash', [stack, 'env'], { encoding: 'utf8' })));
+  return () => {
+    if (!wasUp && process.env.IOT_STACK_KEEP !== '1')
+      execFileSync('bash', [stack, 'down'], { stdio: 'inherit' });
+  };
+}
+
+/** Parses `export NAME=value` lines. */
+export function parseExports(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (match?.[1] !== undefined && match[2] !== undefined) env[match[1]] = match[2];
+  }
+  return env;
+}
