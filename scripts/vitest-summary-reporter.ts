@@ -16,6 +16,8 @@ export default class SummaryReporter implements Reporter {
       // A file that fails to load has no tests; count it so the run cannot look green.
       if (testModule.state() === 'failed' && testModule.children.size === 0) counts.failed += 1;
     }
-    process.stdout.write(`\nvitest: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+    process.stdout.write(
+      `\nvitest: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,
+    );
   }
 }
