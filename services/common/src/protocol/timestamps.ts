@@ -1,0 +1,51 @@
+// ISO 8601 / RFC 3339 date-times with up to nanosecond fractions. A time without a zone is UTC,
+// as the seed's devices send it. Times are kept as integer nanoseconds since the epoch (bigint),
+// so a device's sub-millisecond sample times survive into InfluxDB.
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
+
+/** Nanoseconds since the epoch for an ISO 8601 date-time, or undefined if it is not one. */
+export function parseTimestampNs(text: string): bigint | undefined {
+  const match = ISO_8601.exec(text);
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, s, fraction = '', zone = 'Z'] = match;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const date = new Date(ms);
+  // Date.UTC rolls 2026-02-30 over to March; a real calendar date survives the round trip.
+  if (
+    date.getUTCFullYear() !== Number(y) ||
+    date.getUTCMonth() !== Number(mo) - 1 ||
+    date.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s) > 59
+  ) {
+    return undefined;
+  }
+  const offsetMinutes = zoneOffsetMinutes(zone);
+  if (offsetMinutes === undefined) return undefined;
+  const fractionNs = BigInt(fraction.padEnd(9, '0'));
+  return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1_000_000n + fractionNs;
+}
+
+function zoneOffsetMinutes(zone: string): number | undefined {
+  if (zone === 'Z' || zone === 'z') return 0;
+  const digits = zone.replace(':', '');
+  const hours = Number(digits.slice(1, 3));
+  const minutes = Number(digits.slice(3, 5));
+  if (hours > 23 || minutes > 59) return undefined;
+  return (zone.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
+}
+
+/** Milliseconds to nanoseconds, for receive times. */
+export function msToNs(ms: number): bigint {
+  return BigInt(ms) * 1_000_000n;
+}
+
+/** RFC 3339 text in UTC with nanoseconds, trailing zeros trimmed. */
+export function formatTimestampNs(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // …T16:00:00.000Z
+  const fraction = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${iso.slice(0, 19)}${fraction ? `.${fraction}` : ''}Z`;
+}
