@@ -1,0 +1,15 @@
+import { type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import * as archiveSegments from './migrations/2026-11-29T08-00-00_archive-segments.js';
+
+// Listed here rather than read from a folder, so the compiled services and the tests run the same set.
+const migrations: Record<string, Migration> = {
+  '2026-11-29T08-00-00_archive-segments': archiveSegments,
+};
+
+/** Brings the schema to the newest migration; throws if one fails. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<MigrationResultSet> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const result = await migrator.migrateToLatest();
+  if (result.error) throw result.error;
+  return result;
+}
