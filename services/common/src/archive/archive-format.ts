@@ -28,7 +28,11 @@ const NEWLINE = 0x0a;
 export function encodeArchiveRecords(records: readonly ArchiveRecord[]): Buffer {
   const parts: Uint8Array[] = [];
   for (const { header, payload } of records) {
-    parts.push(Buffer.from(`${JSON.stringify({ ...header, bytes: payload.byteLength })}\n`), payload, NEWLINE_BUFFER);
+    parts.push(
+      Buffer.from(`${JSON.stringify({ ...header, bytes: payload.byteLength })}\n`),
+      payload,
+      NEWLINE_BUFFER,
+    );
   }
   return Buffer.concat(parts);
 }
