@@ -1,18 +1,36 @@
 import { databaseEnv, influxEnv, mqttEnv, s3Env, serviceEnv } from '@iot-meter/common';
 import { z } from 'zod';
 
+const positive = z.coerce.number().int().positive();
+
 export const collectorConfig = serviceEnv(8081)
   .extend(mqttEnv.shape)
   .extend(influxEnv.shape)
   .extend(s3Env.shape)
   .extend(databaseEnv.shape)
   .extend({
+    MQTT_URL: z.url({ protocol: /^(mqtt|mqtts|tcp|ssl)$/ }),
     MQTT_SHARE_GROUP: z
       .string()
       .regex(/^[^/#+]+$/, 'must not contain / # or +')
       .default('collectors'),
     // Stable per replica (the StatefulSet pod name): Mosquitto keeps a member's queued share under it.
     MQTT_CLIENT_ID: z.string().min(1).max(128).default('collector-0'),
+    // Long enough to outlast a restart or a node failure: the broker keeps our share meanwhile.
+    MQTT_SESSION_EXPIRY_SECONDS: positive.default(7 * 24 * 3600),
+    MQTT_KEEPALIVE_SECONDS: positive.max(65_535).default(30),
+    INGEST_BATCH_MAX_MESSAGES: positive.default(5000),
+    INGEST_FLUSH_INTERVAL_MS: positive.default(200),
+    INGEST_MAX_CONCURRENT_BATCHES: positive.default(2),
+    INGEST_MAX_LINES_PER_WRITE: positive.default(5000),
+    INGEST_MAX_UNACKED: positive.max(65_535).default(20_000),
+    INGEST_MAX_UNACKED_BYTES: positive.default(64 * 1024 * 1024),
+    INGEST_MAX_PAYLOAD_BYTES: positive.default(256 * 1024),
+    INGEST_MAX_FUTURE_SKEW_SECONDS: positive.default(300),
+    INGEST_WRITE_TIMEOUT_MS: positive.default(10_000),
+    INGEST_RETRY_MIN_MS: positive.default(100),
+    INGEST_RETRY_MAX_MS: positive.default(10_000),
+    SHUTDOWN_TIMEOUT_MS: positive.default(25_000),
   });
 
 export type CollectorConfig = z.output<typeof collectorConfig>;

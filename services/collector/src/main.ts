@@ -1,14 +1,37 @@
-import { createLogger, loadConfig, onShutdown, serve, startTracing } from '@iot-meter/common';
+import {
+  createLogger,
+  createMetricsRegistry,
+  loadConfig,
+  onShutdown,
+  type ReadinessCheck,
+  serve,
+  startTracing,
+} from '@iot-meter/common';
 import { createApp, SERVICE } from './app.js';
+import { type Collector, startCollector } from './collector.js';
 import { collectorConfig } from './config.js';
 
 const config = loadConfig(collectorConfig, process.env);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
 const stopTracing = startTracing(SERVICE, process.env);
-const server = await serve(createApp(), config.PORT);
+const registry = createMetricsRegistry(SERVICE);
+// Health answers while the collector waits for its stores; readiness follows the collector's checks.
+let collector: Collector | undefined;
+const readiness: ReadinessCheck[] = [
+  {
+    name: 'collector',
+    check: async () => {
+      if (!collector) throw new Error('starting');
+    },
+  },
+];
+const server = await serve(createApp(registry, readiness), config.PORT);
 logger.info({ port: server.port, clientId: config.MQTT_CLIENT_ID }, 'collector listening');
-
 onShutdown(logger, async () => {
+  await collector?.stop();
   await server.close();
   await stopTracing?.();
 });
+
+collector = await startCollector(config, logger, registry);
+readiness.push(...collector.readiness);

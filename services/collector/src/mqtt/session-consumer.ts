@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { retryDelayMs } from '../retry-delay.js';
 import { AckQueue } from './ack-queue.js';
 
 // A persistent-session MQTT 5 subscriber on mqtt-packet. MQTT.js handles one message per connection
@@ -35,8 +36,9 @@ export type SessionConsumerOptions = {
   filters: readonly string[];
   sessionExpirySeconds: number;
   keepaliveSeconds: number;
-  /** Reading pauses while this many messages wait for acknowledgement, and resumes at half. */
+  /** Reading pauses while this many messages, or payload bytes, wait for acknowledgement; resumes at half. */
   maxUnacknowledged: number;
+  maxUnacknowledgedBytes: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
   onMessage: (message: InboundMessage, settle: Settle) => void;
@@ -48,7 +50,7 @@ export type ConsumerEvents = {
   error: [Error];
 };
 
-/** Connects, keeps the session alive, reconnects with backoff; `stop()` disconnects keeping the session. */
+/** Connects, keeps the session alive and reconnects with backoff until `stopReading()` or `disconnect()`. */
 export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   private socket: net.Socket | undefined;
   private acks = new AckQueue();
@@ -76,23 +78,40 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     return this.acks.size;
   }
 
+  /** Their payload bytes. */
+  get unacknowledgedBytes(): number {
+    return this.acks.bytes;
+  }
+
   start(): void {
     this.stopped = false;
     this.connect();
   }
 
-  /** Stops reading, sends the acknowledgements that are due, and disconnects keeping the session. */
-  async stop(): Promise<void> {
+  /** Stops taking messages: reading pauses for good and no reconnect follows. */
+  stopReading(): void {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    this.socket?.pause();
+  }
+
+  /**
+   * Sends the acknowledgements that are due and disconnects. The broker keeps the session (and
+   * queues our share) unless `endSession`: then it deletes the session with whatever it still holds,
+   * so only a drained session may be ended.
+   */
+  async disconnect(options: { endSession?: boolean } = {}): Promise<void> {
+    this.stopReading();
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
-    socket.pause();
     this.flushAcks();
     await new Promise<void>((resolve) => {
       socket.once('close', () => resolve());
-      // Session Expiry stays as sent in CONNECT: the broker keeps our share while we are away.
-      this.send({ cmd: 'disconnect', reasonCode: 0 });
+      this.send({
+        cmd: 'disconnect',
+        reasonCode: 0,
+        ...(options.endSession ? { properties: { sessionExpiryInterval: 0 } } : {}),
+      });
       socket.end();
       setTimeout(() => socket.destroy(), 2000).unref();
     });
@@ -191,12 +210,8 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
       receivedAtMs: Date.now(),
       userProperties: packet.properties?.userProperties,
     };
-    if (packet.qos === 0) {
-      this.options.onMessage(message, () => {});
-      return;
-    }
-    const entry = this.acks.push(packet.messageId ?? 0, packet.qos);
-    if (!this.paused && this.acks.size >= this.options.maxUnacknowledged) {
+    const entry = this.acks.push(packet.messageId ?? 0, packet.qos, payload.length);
+    if (!this.paused && this.overLimit(1)) {
       this.paused = true;
       this.socket?.pause();
     }
@@ -216,13 +231,20 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     if (due.length === 0) return;
     socket.cork();
     for (const { packetId, qos } of due) {
-      this.send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId });
+      if (qos > 0) this.send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId });
     }
     socket.uncork();
-    if (this.paused && this.acks.size <= this.options.maxUnacknowledged / 2 && !this.stopped) {
+    if (this.paused && !this.overLimit(0.5) && !this.stopped) {
       this.paused = false;
       socket.resume();
     }
+  }
+
+  private overLimit(fraction: number): boolean {
+    return (
+      this.acks.size >= this.options.maxUnacknowledged * fraction ||
+      this.acks.bytes >= this.options.maxUnacknowledgedBytes * fraction
+    );
   }
 
   private startKeepalive(): void {
@@ -263,9 +285,9 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     this.acks = new AckQueue();
     if (wasConnected) this.emit('disconnected', { reason: 'connection closed' });
     if (this.stopped) return;
-    const delay = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** this.attempts);
+    // Jittered, so a fleet of collectors does not reconnect in step after a broker restart.
+    const delay = retryDelayMs(this.attempts, this.options.reconnectMinMs, this.options.reconnectMaxMs);
     this.attempts += 1;
-    // Full jitter, so a fleet of collectors does not reconnect in step after a broker restart.
-    this.reconnectTimer = setTimeout(() => this.connect(), Math.random() * delay);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 }

@@ -1,0 +1,173 @@
+import {
+  createDatabase,
+  createInflux,
+  createObjectStore,
+  type Database,
+  DEVICE_TOPIC_FILTERS,
+  type Logger,
+  parseDeviceTopic,
+  type ReadinessCheck,
+} from '@iot-meter/common';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { Registry } from 'prom-client';
+import { createArchiveWriter } from './archive/archive-writer.js';
+import type { CollectorConfig } from './config.js';
+import { Ingestor } from './ingest/ingestor.js';
+import { createStoreBatch } from './ingest/store-batch.js';
+import { createCollectorMetrics } from './metrics/collector-metrics.js';
+import { SessionConsumer } from './mqtt/session-consumer.js';
+import { retryDelayMs } from './retry-delay.js';
+import { createInfluxWriter } from './timeseries/influx-writer.js';
+
+export type Collector = {
+  readiness: ReadinessCheck[];
+  /**
+   * Stops taking messages, stores and acknowledges what it holds, and disconnects keeping the
+   * session (or ending it, for a drained session that should not come back).
+   */
+  stop(options?: { endSession?: boolean }): Promise<void>;
+};
+
+/** Wires the consumer, the ingest pipeline and the stores, and starts consuming. */
+export async function startCollector(
+  config: CollectorConfig,
+  logger: Logger,
+  registry: Registry,
+): Promise<Collector> {
+  const metrics = createCollectorMetrics(registry, {
+    unacknowledged: () => consumer.unacknowledged,
+    unacknowledgedBytes: () => consumer.unacknowledgedBytes,
+  });
+  const influx = createInflux(config);
+  const objectStore = createObjectStore(config);
+  const db: Kysely<Database> = createDatabase<Database>(config);
+
+  const ingestor = new Ingestor({
+    logger: logger.child({ module: 'ingest' }),
+    store: createStoreBatch({
+      influx: createInfluxWriter(
+        influx,
+        { org: config.INFLUX_ORG, bucket: config.INFLUX_BUCKET },
+        { timeoutMs: config.INGEST_WRITE_TIMEOUT_MS },
+      ),
+      archive: createArchiveWriter(objectStore, config.S3_BUCKET, config.MQTT_CLIENT_ID),
+      db,
+      maxLinesPerWrite: config.INGEST_MAX_LINES_PER_WRITE,
+      observe: (store, seconds) => metrics.storeSeconds.observe({ store }, seconds),
+    }),
+    decode: {
+      maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
+      maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_SECONDS * 1000,
+    },
+    batchMaxMessages: config.INGEST_BATCH_MAX_MESSAGES,
+    flushIntervalMs: config.INGEST_FLUSH_INTERVAL_MS,
+    maxConcurrentBatches: config.INGEST_MAX_CONCURRENT_BATCHES,
+    retryMinMs: config.INGEST_RETRY_MIN_MS,
+    retryMaxMs: config.INGEST_RETRY_MAX_MS,
+    onStoreError: () => metrics.storeErrors.inc(),
+    onStored: (batch, seconds) => {
+      metrics.batchMessages.observe(batch.size);
+      metrics.batchSeconds.observe(seconds);
+      metrics.lastDurableWrite.set(Date.now() / 1000);
+      for (const entry of batch.entries) {
+        if (entry.rejection) {
+          metrics.rejected.inc({ reason: entry.rejection.reason });
+        } else if (entry.decoded) {
+          metrics.stored.inc({ kind: entry.decoded.kind });
+          if (entry.decoded.kind === 'telemetry') metrics.points.inc(entry.decoded.samples.length);
+        }
+      }
+    },
+  });
+
+  const consumer = new SessionConsumer({
+    url: config.MQTT_URL,
+    clientId: config.MQTT_CLIENT_ID,
+    username: config.MQTT_USERNAME,
+    password: config.MQTT_PASSWORD,
+    filters: DEVICE_TOPIC_FILTERS.map((filter) => `$share/${config.MQTT_SHARE_GROUP}/${filter}`),
+    sessionExpirySeconds: config.MQTT_SESSION_EXPIRY_SECONDS,
+    keepaliveSeconds: config.MQTT_KEEPALIVE_SECONDS,
+    maxUnacknowledged: config.INGEST_MAX_UNACKED,
+    maxUnacknowledgedBytes: config.INGEST_MAX_UNACKED_BYTES,
+    reconnectMinMs: 250,
+    reconnectMaxMs: 10_000,
+    onMessage: (message, settle) => {
+      metrics.received.inc({ kind: parseDeviceTopic(message.topic)?.kind ?? 'unknown' });
+      ingestor.accept(message, settle);
+    },
+  });
+  const mqttLog = logger.child({ module: 'mqtt' });
+  consumer.on('connected', ({ sessionPresent }) => {
+    metrics.connected.set(1);
+    mqttLog.info({ sessionPresent, clientId: config.MQTT_CLIENT_ID }, 'connected');
+  });
+  consumer.on('disconnected', ({ reason }) => {
+    metrics.connected.set(0);
+    mqttLog.warn({ reason }, 'disconnected');
+  });
+  consumer.on('error', (err) => mqttLog.warn({ err }, 'connection error'));
+
+  await ensureBucket(objectStore, config, logger);
+  consumer.start();
+
+  return {
+    readiness: [
+      {
+        name: 'mqtt',
+        check: async () => {
+          if (!consumer.isConnected) throw new Error('not connected');
+        },
+      },
+      {
+        name: 'influxdb',
+        check: async () => {
+          const response = await fetch(new URL('/health', config.INFLUX_URL), {
+            signal: AbortSignal.timeout(2000),
+          });
+          if (!response.ok) throw new Error(`health ${response.status}`);
+        },
+      },
+      {
+        name: 'object_store',
+        check: async () => {
+          if (!(await objectStore.bucketExists(config.S3_BUCKET))) throw new Error('no bucket');
+        },
+      },
+      { name: 'postgres', check: async () => void (await sql`select 1`.execute(db)) },
+    ],
+    async stop(options = {}) {
+      consumer.stopReading();
+      const drained = await Promise.race([
+        ingestor.drain().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), config.SHUTDOWN_TIMEOUT_MS).unref()),
+      ]);
+      // Whatever is not durable stays unacknowledged; the broker delivers it again after restart.
+      if (!drained)
+        logger.warn(
+          { pendingBatches: ingestor.pendingBatches },
+          'shutdown timeout, leaving messages unacknowledged',
+        );
+      await consumer.disconnect(options);
+      await db.destroy();
+    },
+  };
+}
+
+// The archive bucket is created on first start; until the object store answers, we wait.
+async function ensureBucket(
+  store: ReturnType<typeof createObjectStore>,
+  config: CollectorConfig,
+  logger: Logger,
+) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      if (!(await store.bucketExists(config.S3_BUCKET))) await store.makeBucket(config.S3_BUCKET);
+      return;
+    } catch (err) {
+      logger.warn({ err, bucket: config.S3_BUCKET, attempt }, 'object store not ready');
+      await new Promise((r) => setTimeout(r, retryDelayMs(attempt, 250, 5000)));
+    }
+  }
+}

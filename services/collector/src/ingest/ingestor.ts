@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { type DecodeOptions, decodeDeviceMessage, type Logger, parseDeviceTopic } from '@iot-meter/common';
+import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
+import { retryDelayMs } from '../retry-delay.js';
+import { Batch, type Entry } from './batch.js';
+import type { StoreBatch } from './store-batch.js';
+
+export type IngestorOptions = {
+  store: StoreBatch;
+  logger: Logger;
+  decode: Omit<DecodeOptions, 'receivedAtMs'>;
+  /** A batch is stored when it holds this many messages or is this old, whichever comes first. */
+  batchMaxMessages: number;
+  flushIntervalMs: number;
+  /** Batches being stored at once; the next one fills meanwhile. */
+  maxConcurrentBatches: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  onStored?: (batch: Batch, seconds: number) => void;
+  onStoreError?: (err: unknown, attempt: number) => void;
+};
+
+/**
+ * Decodes messages into batches and stores each batch until it is durable, then settles its
+ * messages (which lets the consumer acknowledge them). A failed store is retried with backoff for
+ * as long as it takes: unsettled messages hold the consumer's window, so it stops reading and the
+ * broker keeps the rest.
+ */
+export class Ingestor {
+  private current: Batch | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private storing = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly instance = randomBytes(3).toString('hex');
+  private sequence = 0;
+
+  constructor(private readonly options: IngestorOptions) {}
+
+  accept(message: InboundMessage, settle: Settle): void {
+    const result = decodeDeviceMessage(message.topic, message.payload, {
+      ...this.options.decode,
+      receivedAtMs: message.receivedAtMs,
+    });
+    const deviceId = parseDeviceTopic(message.topic)?.deviceId ?? '';
+    const entry: Entry = result.ok
+      ? { message, settle, deviceId, decoded: result.message }
+      : { message, settle, deviceId, rejection: { reason: result.reason, detail: result.detail } };
+    if (!this.current) {
+      this.current = new Batch(
+        `${message.receivedAtMs}-${this.instance}-${this.sequence++}`,
+        message.receivedAtMs,
+      );
+      this.timer = setTimeout(() => this.pump(), this.options.flushIntervalMs);
+    }
+    this.current.entries.push(entry);
+    if (this.current.size >= this.options.batchMaxMessages) this.pump();
+  }
+
+  /** Batches held: the one filling and those being stored. */
+  get pendingBatches(): number {
+    return this.storing + (this.current ? 1 : 0);
+  }
+
+  /** Stores whatever is held and resolves when nothing is left. */
+  async drain(): Promise<void> {
+    this.pump(true);
+    while (this.pendingBatches > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      this.pump(true);
+    }
+  }
+
+  // Starts storing the filling batch when a slot is free and the batch is full or due.
+  private pump(force = false): void {
+    const batch = this.current;
+    if (!batch || this.storing >= this.options.maxConcurrentBatches) return;
+    const due = Date.now() - batch.createdAtMs >= this.options.flushIntervalMs;
+    if (!force && !due && batch.size < this.options.batchMaxMessages) return;
+    clearTimeout(this.timer);
+    this.current = undefined;
+    this.storing += 1;
+    void this.storeUntilDurable(batch).finally(() => {
+      this.storing -= 1;
+      this.pump();
+      if (this.pendingBatches === 0 || this.storing < this.options.maxConcurrentBatches) {
+        for (const wake of this.idleWaiters.splice(0)) wake();
+      }
+    });
+  }
+
+  private async storeUntilDurable(batch: Batch): Promise<void> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.options.store(batch);
+        break;
+      } catch (err) {
+        this.options.onStoreError?.(err, attempt);
+        this.options.logger.warn(
+          { err, batch: batch.id, attempt, messages: batch.size },
+          'batch store failed',
+        );
+        await new Promise((r) =>
+          setTimeout(r, retryDelayMs(attempt, this.options.retryMinMs, this.options.retryMaxMs)),
+        );
+      }
+    }
+    for (const entry of batch.entries) entry.settle();
+    this.options.onStored?.(batch, (performance.now() - started) / 1000);
+  }
+}

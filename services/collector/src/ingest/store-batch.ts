@@ -1,0 +1,97 @@
+import type { Database } from '@iot-meter/common';
+import type { Kysely } from 'kysely';
+import { insertArchiveSegments } from '../archive/archive-segments.repository.js';
+import type { ArchiveWriter } from '../archive/archive-writer.js';
+import { type InfluxWriter, RejectedWriteError } from '../timeseries/influx-writer.js';
+import { toLineProtocol } from '../timeseries/line-protocol.js';
+import type { Batch, Entry } from './batch.js';
+
+export type StoreBatch = (batch: Batch) => Promise<void>;
+
+export type StoreDependencies = {
+  influx: InfluxWriter;
+  archive: ArchiveWriter;
+  db: Kysely<Database>;
+  maxLinesPerWrite: number;
+  /** Called with the store's name and the seconds a stage took, for metrics. */
+  observe?: (store: 'influxdb' | 'object_store' | 'postgres', seconds: number) => void;
+};
+
+/**
+ * Makes a batch durable: points into InfluxDB first (its refusals turn messages into quarantine
+ * entries), then the raw archive and quarantine objects, then their index rows. Throws on a
+ * failure worth retrying; completed stages are not repeated.
+ */
+export function createStoreBatch(deps: StoreDependencies): StoreBatch {
+  const timed = async (store: 'influxdb' | 'object_store' | 'postgres', work: () => Promise<void>) => {
+    const started = performance.now();
+    await work();
+    deps.observe?.(store, (performance.now() - started) / 1000);
+  };
+  return async (batch) => {
+    if (!batch.timeseriesDone) {
+      await timed('influxdb', () => writeTimeseries(batch, deps));
+      batch.timeseriesDone = true;
+    }
+    if (!batch.archiveDone) {
+      await timed('object_store', async () => {
+        batch.segments = await deps.archive.write(batch);
+      });
+      batch.archiveDone = true;
+    }
+    if (!batch.indexDone) {
+      await timed('postgres', () => insertArchiveSegments(deps.db, batch.segments));
+      batch.indexDone = true;
+    }
+  };
+}
+
+type Group = { entry: Entry; lines: string[] };
+
+async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<void> {
+  const groups: Group[] = [];
+  for (const entry of batch.entries) {
+    if (entry.decoded?.kind === 'telemetry') {
+      groups.push({ entry, lines: toLineProtocol(entry.deviceId, entry.decoded.samples) });
+    }
+  }
+  for (const chunk of chunkByLines(groups, deps.maxLinesPerWrite)) await writeGroups(chunk);
+
+  // A refused write is split in halves until the refusing messages stand alone; only those are
+  // quarantined, and rewriting the accepted halves is harmless (same series, same times).
+  async function writeGroups(part: Group[]): Promise<void> {
+    if (part.length === 0) return;
+    try {
+      await deps.influx.write(part.flatMap((g) => g.lines));
+    } catch (err) {
+      if (!(err instanceof RejectedWriteError)) throw err;
+      const [only] = part;
+      if (part.length === 1 && only) {
+        batch.reject(
+          only.entry,
+          'timeseries_rejected',
+          `influxdb ${err.statusCode}: ${err.message.slice(0, 300)}`,
+        );
+        return;
+      }
+      const middle = Math.ceil(part.length / 2);
+      await writeGroups(part.slice(0, middle));
+      await writeGroups(part.slice(middle));
+    }
+  }
+}
+
+function* chunkByLines(groups: Group[], maxLines: number): Generator<Group[]> {
+  let chunk: Group[] = [];
+  let lines = 0;
+  for (const group of groups) {
+    if (chunk.length > 0 && lines + group.lines.length > maxLines) {
+      yield chunk;
+      chunk = [];
+      lines = 0;
+    }
+    chunk.push(group);
+    lines += group.lines.length;
+  }
+  if (chunk.length > 0) yield chunk;
+}

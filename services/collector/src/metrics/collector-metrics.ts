@@ -1,0 +1,86 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Read when Prometheus scrapes. */
+export type CollectorGauges = { unacknowledged: () => number; unacknowledgedBytes: () => number };
+
+/** The collector's own metrics, registered on the service registry. */
+export function createCollectorMetrics(registry: Registry, gauges: CollectorGauges) {
+  const registers = [registry];
+  return {
+    received: new Counter({
+      name: 'iot_collector_messages_received_total',
+      help: 'MQTT messages received, by topic kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+    stored: new Counter({
+      name: 'iot_collector_messages_stored_total',
+      help: 'Messages made durable (points in InfluxDB and raw bytes archived) and acknowledged, by kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'iot_collector_messages_rejected_total',
+      help: 'Messages quarantined with a reason code, then acknowledged',
+      labelNames: ['reason'],
+      registers,
+    }),
+    points: new Counter({
+      name: 'iot_collector_points_written_total',
+      help: 'Points written to InfluxDB',
+      registers,
+    }),
+    unacknowledged: new Gauge({
+      name: 'iot_collector_unacknowledged_messages',
+      help: 'Messages received and not yet acknowledged to the broker',
+      registers,
+      collect() {
+        this.set(gauges.unacknowledged());
+      },
+    }),
+    unacknowledgedBytes: new Gauge({
+      name: 'iot_collector_unacknowledged_bytes',
+      help: 'Payload bytes received and not yet acknowledged to the broker',
+      registers,
+      collect() {
+        this.set(gauges.unacknowledgedBytes());
+      },
+    }),
+    connected: new Gauge({
+      name: 'iot_collector_mqtt_connected',
+      help: '1 while connected to the broker',
+      registers,
+    }),
+    batchMessages: new Histogram({
+      name: 'iot_collector_batch_messages',
+      help: 'Messages per stored batch',
+      buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000],
+      registers,
+    }),
+    batchSeconds: new Histogram({
+      name: 'iot_collector_batch_store_seconds',
+      help: 'Time from a batch being sealed to being durable, retries included',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    storeSeconds: new Histogram({
+      name: 'iot_collector_store_write_seconds',
+      help: 'Duration of one successful write stage, by store',
+      labelNames: ['store'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    storeErrors: new Counter({
+      name: 'iot_collector_store_errors_total',
+      help: 'Failed batch store attempts (each is retried)',
+      registers,
+    }),
+    lastDurableWrite: new Gauge({
+      name: 'iot_collector_last_durable_write_timestamp_seconds',
+      help: 'Unix time of the last batch made durable',
+      registers,
+    }),
+  };
+}
+
+export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;

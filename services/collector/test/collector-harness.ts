@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import {
+  createInflux,
+  createLogger,
+  createMetricsRegistry,
+  createObjectStore,
+  loadConfig,
+  readArchiveRecords,
+} from '@iot-meter/common';
+import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
+import mqtt, { type MqttClient } from 'mqtt';
+import { type Collector, startCollector } from '../src/collector.js';
+import { type CollectorConfig, collectorConfig } from '../src/config.js';
+
+/**
+ * A collector on the local stack with its own database, bucket and share group, so test files
+ * running side by side never see each other's stored data.
+ */
+export class CollectorHarness {
+  readonly run = randomBytes(4).toString('hex');
+  config!: CollectorConfig;
+  database!: TestDatabase;
+  readonly registry = createMetricsRegistry('collector');
+  private collector: Collector | undefined;
+  private publishers: MqttClient[] = [];
+
+  constructor(private readonly stackEnv: Record<string, string>) {}
+
+  async start(overrides: Record<string, string> = {}): Promise<void> {
+    this.database ??= await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
+    this.config = loadConfig(collectorConfig, {
+      ...this.stackEnv,
+      DATABASE_URL: this.database.url,
+      S3_BUCKET: `collector-${this.run}`,
+      MQTT_SHARE_GROUP: `test-${this.run}`,
+      MQTT_CLIENT_ID: `test-${this.run}-0`,
+      MQTT_SESSION_EXPIRY_SECONDS: '300',
+      INGEST_FLUSH_INTERVAL_MS: '100',
+      ...overrides,
+    });
+    this.collector = await startCollector(this.config, createLogger('collector', 'silent'), this.registry);
+  }
+
+  async stop(options: { endSession?: boolean } = {}): Promise<void> {
+    await this.collector?.stop(options);
+    this.collector = undefined;
+  }
+
+  /** Ends the session, removes the bucket's objects and the database. */
+  async dispose(): Promise<void> {
+    await this.stop({ endSession: true });
+    await Promise.all(this.publishers.map((p) => p.endAsync()));
+    const store = this.objectStore();
+    const names = (await store.listObjectsV2(this.config.S3_BUCKET, '', true).toArray()).map(
+      (o) => o.name ?? '',
+    );
+    await store.removeObjects(this.config.S3_BUCKET, names);
+    await store.removeBucket(this.config.S3_BUCKET);
+    await this.database.drop();
+  }
+
+  async publisher(): Promise<MqttClient> {
+    const client = await mqtt.connectAsync(this.config.MQTT_URL, {
+      clientId: `pub-${this.run}-${this.publishers.length}`,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    this.publishers.push(client);
+    return client;
+  }
+
+  objectStore() {
+    return createObjectStore(this.config);
+  }
+
+  /** Archived records for a device, read through the index the way the API will. */
+  async archived(kind: 'raw' | 'quarantine', deviceId: string) {
+    const segments = await this.database.db
+      .selectFrom('archive_segments')
+      .selectAll()
+      .where('kind', '=', kind)
+      .where('device_id', '=', deviceId)
+      .orderBy('first_received_at')
+      .orderBy('id')
+      .execute();
+    const records = [];
+    for (const s of segments) {
+      const stream = await this.objectStore().getPartialObject(
+        this.config.S3_BUCKET,
+        s.object_key,
+        Number(s.byte_offset),
+        Number(s.byte_length),
+      );
+      records.push(...readArchiveRecords(Buffer.concat(await stream.toArray())));
+    }
+    return records;
+  }
+
+  /** Points stored in InfluxDB for a device, ordered by time and metric. */
+  async points(deviceId: string): Promise<{ metric: string; unit: string; time: string; value: number }[]> {
+    const rows = await createInflux(this.config)
+      .getQueryApi(this.config.INFLUX_ORG)
+      .collectRows<Record<string, string | number>>(`
+        from(bucket: "${this.config.INFLUX_BUCKET}")
+          |> range(start: 1970-01-01T00:00:00Z, stop: 2100-01-01T00:00:00Z)
+          |> filter(fn: (r) => r._measurement == "iot_telemetry" and r.device_id == "${deviceId}")
+          |> group()
+          |> sort(columns: ["_time", "metric"])`);
+    return rows.map((r) => ({
+      metric: String(r.metric),
+      unit: String(r.unit ?? ''),
+      time: String(r._time),
+      value: Number(r._value),
+    }));
+  }
+
+  async archivedCount(kind: 'raw' | 'quarantine', deviceId: string): Promise<number> {
+    const row = await this.database.db
+      .selectFrom('archive_segments')
+      .select((eb) => eb.fn.sum<string>('message_count').as('n'))
+      .where('kind', '=', kind)
+      .where('device_id', '=', deviceId)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+}
