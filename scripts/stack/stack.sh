@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The local stack: the real PostgreSQL, Mosquitto, MinIO, InfluxDB 2 and Prometheus on loopback,
-# plus a helm binary. Usage: stack.sh up|down|status|env
+# plus a helm binary.
+#   stack.sh up|down|status|env      the whole stack
+#   stack.sh stop|kill|start NAME    one server: SIGTERM (graceful), SIGKILL, or start if down
 #
-# Ports are fixed (one stack per machine), so the state folder is one per machine too; `up` reuses
-# servers that already answer, so it is idempotent and cheap when the stack runs.
+# `up` reuses servers that already answer, so it is idempotent and cheap when the stack runs. Fault
+# tests run a private second stack (IOT_STACK_DIR and IOT_STACK_PORT_OFFSET) whose servers they kill.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,12 +18,13 @@ source "$here/build.sh"
 # users when the stack is started by root.
 state=${IOT_STACK_DIR:-/var/tmp/iot-meter-stack-$(id -un)}
 
-PG_PORT=15432
-MQTT_PORT=11883
-MINIO_PORT=19000
-MINIO_CONSOLE_PORT=19001
-INFLUX_PORT=18086
-PROMETHEUS_PORT=19090
+offset=${IOT_STACK_PORT_OFFSET:-0}
+PG_PORT=$((15432 + offset))
+MQTT_PORT=$((11883 + offset))
+MINIO_PORT=$((19000 + offset))
+MINIO_CONSOLE_PORT=$((19001 + offset))
+INFLUX_PORT=$((18086 + offset))
+PROMETHEUS_PORT=$((19090 + offset))
 
 # Local development credentials: loopback only, never used by the chart.
 PG_USER=iot
@@ -129,6 +132,10 @@ start_mosquitto() {
   local dir=$state/mosquitto
   mkdir -p "$dir/data"
   sed -e "s|@PORT@|$MQTT_PORT|" -e "s|@DATA_DIR@|$dir/data/|" "$here/mosquitto.conf" >"$dir/mosquitto.conf"
+  # The chart's crash-safe persistence: the database is written after every change (costly with a backlog).
+  if [ "${IOT_STACK_MOSQUITTO_CRASH_SAFE:-0}" = 1 ]; then
+    printf 'autosave_on_changes true\nautosave_interval 1\n' >>"$dir/mosquitto.conf"
+  fi
   own mosquitto "$dir/data"
   launch mosquitto mosquitto -c "$dir/mosquitto.conf"
 }
@@ -197,12 +204,7 @@ cmd_up() {
   build_helm >/dev/null
   for name in "${SERVERS[@]}"; do
     mkdir -p "$state/$name"
-    if "healthy_$name"; then
-      echo "stack: $name already up"
-    else
-      "start_$name"
-      echo "stack: $name up"
-    fi
+    cmd_start "$name"
   done
 }
 
@@ -221,6 +223,38 @@ stop_pid() {
     kill -0 "$pid" 2>/dev/null && { echo "stack: $name ignored SIGTERM, killing" >&2; kill -KILL "$pid"; }
   fi
   rm -f "$pidfile"
+}
+
+server_pid() {
+  local name=$1
+  if [ "$name" = postgres ]; then
+    head -n 1 "$state/postgres/data/postmaster.pid" 2>/dev/null || true
+  else
+    cat "$state/$name/pid" 2>/dev/null || true
+  fi
+}
+
+cmd_signal() {
+  local signal=$1 name=$2 pid
+  [[ " ${SERVERS[*]} " == *" $name "* ]] || die "unknown server '$name' (${SERVERS[*]})"
+  pid=$(server_pid "$name")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || { echo "stack: $name is not running"; return 0; }
+  # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast, clean shutdown.
+  [ "$name" = postgres ] && [ "$signal" = TERM ] && signal=INT
+  kill "-$signal" "$pid"
+  # Wait until it is gone, so a following start never races the old process for its port.
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) did not exit after SIG$signal"
+  echo "stack: $name stopped (SIG$signal)"
+}
+
+cmd_start() {
+  local name=$1
+  [[ " ${SERVERS[*]} " == *" $name "* ]] || die "unknown server '$name' (${SERVERS[*]})"
+  if "healthy_$name"; then echo "stack: $name already up"; else "start_$name"; echo "stack: $name up"; fi
 }
 
 cmd_down() {
@@ -268,5 +302,8 @@ case ${1:-} in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) die "usage: stack.sh up|down|status|env" ;;
+  stop) cmd_signal TERM "${2:-}" ;;
+  kill) cmd_signal KILL "${2:-}" ;;
+  start) cmd_start "${2:-}" ;;
+  *) die "usage: stack.sh up|down|status|env, or stack.sh stop|kill|start NAME" ;;
 esac

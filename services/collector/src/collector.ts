@@ -27,13 +27,19 @@ export type Collector = {
    * session (or ending it, for a drained session that should not come back).
    */
   stop(options?: { endSession?: boolean }): Promise<void>;
+  /**
+   * Drain mode only: resolves once the departed member's session has nothing left, that is no
+   * session at all, or no message for `quietMs` and everything received stored and acknowledged.
+   */
+  drained(quietMs: number): Promise<void>;
 };
 
-/** Wires the consumer, the ingest pipeline and the stores, and starts consuming. */
+/** Wires the consumer, the ingest pipeline and the stores, and starts consuming (or draining). */
 export async function startCollector(
   config: CollectorConfig,
   logger: Logger,
   registry: Registry,
+  options: { drain?: boolean } = {},
 ): Promise<Collector> {
   const metrics = createCollectorMetrics(registry, {
     unacknowledged: () => consumer.unacknowledged,
@@ -54,6 +60,7 @@ export async function startCollector(
       archive: createArchiveWriter(objectStore, config.S3_BUCKET, config.MQTT_CLIENT_ID),
       db,
       maxLinesPerWrite: config.INGEST_MAX_LINES_PER_WRITE,
+      stageTimeoutMs: config.INGEST_WRITE_TIMEOUT_MS,
       observe: (store, seconds) => metrics.storeSeconds.observe({ store }, seconds),
     }),
     decode: {
@@ -87,6 +94,7 @@ export async function startCollector(
     username: config.MQTT_USERNAME,
     password: config.MQTT_PASSWORD,
     filters: DEVICE_TOPIC_FILTERS.map((filter) => `$share/${config.MQTT_SHARE_GROUP}/${filter}`),
+    drain: options.drain ?? false,
     sessionExpirySeconds: config.MQTT_SESSION_EXPIRY_SECONDS,
     keepaliveSeconds: config.MQTT_KEEPALIVE_SECONDS,
     maxUnacknowledged: config.INGEST_MAX_UNACKED,
@@ -99,7 +107,9 @@ export async function startCollector(
     },
   });
   const mqttLog = logger.child({ module: 'mqtt' });
+  let session: { present: boolean } | undefined;
   consumer.on('connected', ({ sessionPresent }) => {
+    session ??= { present: sessionPresent };
     metrics.connected.set(1);
     mqttLog.info({ sessionPresent, clientId: config.MQTT_CLIENT_ID }, 'connected');
   });
@@ -110,6 +120,7 @@ export async function startCollector(
   consumer.on('error', (err) => mqttLog.warn({ err }, 'connection error'));
 
   await ensureBucket(objectStore, config, logger);
+  const startedAt = Date.now();
   consumer.start();
 
   return {
@@ -137,7 +148,16 @@ export async function startCollector(
       },
       { name: 'postgres', check: async () => void (await sql`select 1`.execute(db)) },
     ],
-    async stop(options = {}) {
+    async drained(quietMs) {
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        if (!session) continue;
+        if (!session.present) return;
+        const quiet = Date.now() - Math.max(consumer.lastMessageAtMs, startedAt) >= quietMs;
+        if (quiet && consumer.unacknowledged === 0 && ingestor.pendingBatches === 0) return;
+      }
+    },
+    async stop(stopOptions = {}) {
       consumer.stopReading();
       const drained = await Promise.race([
         ingestor.drain().then(() => true),
@@ -149,7 +169,7 @@ export async function startCollector(
           { pendingBatches: ingestor.pendingBatches },
           'shutdown timeout, leaving messages unacknowledged',
         );
-      await consumer.disconnect(options);
+      await consumer.disconnect(stopOptions);
       await db.destroy();
     },
   };

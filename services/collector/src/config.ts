@@ -31,6 +31,8 @@ export const collectorConfig = serviceEnv(8081)
     INGEST_RETRY_MIN_MS: positive.default(100),
     INGEST_RETRY_MAX_MS: positive.default(10_000),
     SHUTDOWN_TIMEOUT_MS: positive.default(25_000),
+    // Drain mode: the session counts as empty after this long without a message.
+    DRAIN_QUIET_MS: positive.default(3000),
   });
 
 export type CollectorConfig = z.output<typeof collectorConfig>;

@@ -33,5 +33,15 @@ onShutdown(logger, async () => {
   await stopTracing?.();
 });
 
-collector = await startCollector(config, logger, registry);
+// `--drain`: take over a removed replica's client id, store what its session still holds, then end
+// the session, so scaling the StatefulSet down strands nothing (the chart runs this on scale-down).
+const drain = process.argv.includes('--drain');
+collector = await startCollector(config, logger, registry, { drain });
 readiness.push(...collector.readiness);
+if (drain) {
+  await collector.drained(config.DRAIN_QUIET_MS);
+  await collector.stop({ endSession: true });
+  logger.info({ clientId: config.MQTT_CLIENT_ID }, 'session drained and ended');
+  await server.close();
+  process.exit(0);
+}

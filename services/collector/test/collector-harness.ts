@@ -26,9 +26,15 @@ export class CollectorHarness {
 
   constructor(private readonly stackEnv: Record<string, string>) {}
 
-  async start(overrides: Record<string, string> = {}): Promise<void> {
+  /** Creates the test database; the collector creates its bucket itself. */
+  async prepare(): Promise<void> {
     this.database ??= await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
-    this.config = loadConfig(collectorConfig, {
+    this.config = loadConfig(collectorConfig, this.env());
+  }
+
+  /** A collector's environment: the stack's plus this harness's database, bucket and share group. */
+  env(overrides: Record<string, string> = {}): Record<string, string> {
+    return {
       ...this.stackEnv,
       DATABASE_URL: this.database.url,
       S3_BUCKET: `collector-${this.run}`,
@@ -37,8 +43,14 @@ export class CollectorHarness {
       MQTT_SESSION_EXPIRY_SECONDS: '300',
       INGEST_FLUSH_INTERVAL_MS: '100',
       ...overrides,
-    });
-    this.collector = await startCollector(this.config, createLogger('collector', 'silent'), this.registry);
+    };
+  }
+
+  /** Runs a collector in this process. */
+  async start(overrides: Record<string, string> = {}): Promise<void> {
+    await this.prepare();
+    const config = loadConfig(collectorConfig, this.env(overrides));
+    this.collector = await startCollector(config, createLogger('collector', 'silent'), this.registry);
   }
 
   async stop(options: { endSession?: boolean } = {}): Promise<void> {
@@ -46,8 +58,21 @@ export class CollectorHarness {
     this.collector = undefined;
   }
 
+  /** Ends a collector's persistent session at the broker, as a scale-down does after draining it. */
+  async endSession(clientId: string): Promise<void> {
+    // A clean start discards the stored session; expiry 0 drops the new one on disconnect.
+    const client = await mqtt.connectAsync(this.config.MQTT_URL, {
+      clientId,
+      clean: true,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    await client.endAsync();
+  }
+
   /** Ends the session, removes the bucket's objects and the database. */
   async dispose(): Promise<void> {
+    if (!this.database) return;
     await this.stop({ endSession: true });
     await Promise.all(this.publishers.map((p) => p.endAsync()));
     const store = this.objectStore();
@@ -59,11 +84,14 @@ export class CollectorHarness {
     await this.database.drop();
   }
 
+  /** A device-side client; it reconnects and resends unacknowledged messages after a broker restart. */
   async publisher(): Promise<MqttClient> {
     const client = await mqtt.connectAsync(this.config.MQTT_URL, {
       clientId: `pub-${this.run}-${this.publishers.length}`,
       protocolVersion: 5,
-      reconnectPeriod: 0,
+      reconnectPeriod: 300,
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
     });
     this.publishers.push(client);
     return client;

@@ -21,6 +21,8 @@ export type Entry = {
 export class Batch {
   readonly entries: Entry[] = [];
   readonly createdAtMs: number;
+  /** Its flush interval has passed: store it as soon as a slot is free. */
+  due = false;
   timeseriesDone = false;
   archiveDone = false;
   indexDone = false;

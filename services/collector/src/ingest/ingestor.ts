@@ -46,11 +46,16 @@ export class Ingestor {
       ? { message, settle, deviceId, decoded: result.message }
       : { message, settle, deviceId, rejection: { reason: result.reason, detail: result.detail } };
     if (!this.current) {
-      this.current = new Batch(
+      const batch = new Batch(
         `${message.receivedAtMs}-${this.instance}-${this.sequence++}`,
         message.receivedAtMs,
       );
-      this.timer = setTimeout(() => this.pump(), this.options.flushIntervalMs);
+      this.current = batch;
+      // The timer marks the batch due rather than comparing clocks: timers may fire a little early.
+      this.timer = setTimeout(() => {
+        batch.due = true;
+        this.pump();
+      }, this.options.flushIntervalMs);
     }
     this.current.entries.push(entry);
     if (this.current.size >= this.options.batchMaxMessages) this.pump();
@@ -74,8 +79,7 @@ export class Ingestor {
   private pump(force = false): void {
     const batch = this.current;
     if (!batch || this.storing >= this.options.maxConcurrentBatches) return;
-    const due = Date.now() - batch.createdAtMs >= this.options.flushIntervalMs;
-    if (!force && !due && batch.size < this.options.batchMaxMessages) return;
+    if (!force && !batch.due && batch.size < this.options.batchMaxMessages) return;
     clearTimeout(this.timer);
     this.current = undefined;
     this.storing += 1;

@@ -13,6 +13,8 @@ export type StoreDependencies = {
   archive: ArchiveWriter;
   db: Kysely<Database>;
   maxLinesPerWrite: number;
+  /** A stage that has not finished by then counts as failed (and is retried). */
+  stageTimeoutMs: number;
   /** Called with the store's name and the seconds a stage took, for metrics. */
   observe?: (store: 'influxdb' | 'object_store' | 'postgres', seconds: number) => void;
 };
@@ -25,7 +27,7 @@ export type StoreDependencies = {
 export function createStoreBatch(deps: StoreDependencies): StoreBatch {
   const timed = async (store: 'influxdb' | 'object_store' | 'postgres', work: () => Promise<void>) => {
     const started = performance.now();
-    await work();
+    await withDeadline(work(), deps.stageTimeoutMs, store);
     deps.observe?.(store, (performance.now() - started) / 1000);
   };
   return async (batch) => {
@@ -44,6 +46,20 @@ export function createStoreBatch(deps: StoreDependencies): StoreBatch {
       batch.indexDone = true;
     }
   };
+}
+
+// A server that goes away mid-response can leave a client library's promise pending for good (seen
+// with InfluxDB stopped during a write); a deadline turns that into an ordinary, retried failure.
+async function withDeadline(work: Promise<void>, ms: number, store: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${store} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type Group = { entry: Entry; lines: string[] };

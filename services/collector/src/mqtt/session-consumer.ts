@@ -34,6 +34,11 @@ export type SessionConsumerOptions = {
   password?: string | undefined;
   /** Filters to subscribe to (with their `$share/<group>/` prefix) when the broker has no session. */
   filters: readonly string[];
+  /**
+   * Drain a departed member's session instead: unsubscribe (the broker still delivers what it
+   * queued for the session, and deals no new messages to it) and take what comes.
+   */
+  drain?: boolean;
   sessionExpirySeconds: number;
   keepaliveSeconds: number;
   /** Reading pauses while this many messages, or payload bytes, wait for acknowledgement; resumes at half. */
@@ -63,7 +68,8 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private lastPingSentAt = 0;
   private awaitingPingResponse = false;
-  private nextSubscribeId = 1;
+  private nextPacketId = 1;
+  private lastMessageAt = 0;
 
   constructor(private readonly options: SessionConsumerOptions) {
     super();
@@ -76,6 +82,11 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   /** Messages received on this connection and not yet acknowledged. */
   get unacknowledged(): number {
     return this.acks.size;
+  }
+
+  /** When the last message arrived (epoch ms; 0 before the first). */
+  get lastMessageAtMs(): number {
+    return this.lastMessageAt;
   }
 
   /** Their payload bytes. */
@@ -165,10 +176,18 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
         this.attempts = 0;
         this.startKeepalive();
         // A broker that kept our session still has the subscription (and our queued share).
-        if (!packet.sessionPresent) {
+        if (this.options.drain) {
+          if (packet.sessionPresent) {
+            this.send({
+              cmd: 'unsubscribe',
+              messageId: this.nextPacketId++,
+              unsubscriptions: [...this.options.filters],
+            });
+          }
+        } else if (!packet.sessionPresent) {
           this.send({
             cmd: 'subscribe',
-            messageId: this.nextSubscribeId++,
+            messageId: this.nextPacketId++,
             subscriptions: this.options.filters.map((topic) => ({ topic, qos: 1 as const })),
           });
         }
@@ -200,6 +219,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
 
   private handlePublish(packet: IPublishPacket, generation: number): void {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    this.lastMessageAt = Date.now();
     const message: InboundMessage = {
       topic: packet.topic,
       payload,
@@ -207,7 +227,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
       dup: packet.dup,
       retain: packet.retain,
       packetId: packet.messageId,
-      receivedAtMs: Date.now(),
+      receivedAtMs: this.lastMessageAt,
       userProperties: packet.properties?.userProperties,
     };
     const entry = this.acks.push(packet.messageId ?? 0, packet.qos, payload.length);

@@ -11,5 +11,8 @@ export function createDatabase<Schema>(
     connectionString: config.DATABASE_URL,
     max: options.maxConnections ?? 10,
   });
+  // An idle client whose server went away emits here; unhandled, that would end the process. The
+  // pool drops the client, and the next query reconnects or fails to its caller, who retries.
+  pool.on('error', () => {});
   return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
 }

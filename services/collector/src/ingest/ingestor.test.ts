@@ -1,0 +1,125 @@
+import { createLogger } from '@iot-meter/common';
+import { describe, expect, it } from 'vitest';
+import type { InboundMessage } from '../mqtt/session-consumer.js';
+import type { Batch } from './batch.js';
+import { Ingestor, type IngestorOptions } from './ingestor.js';
+
+const logger = createLogger('test', 'silent');
+
+function message(seq: number, payload?: string): InboundMessage {
+  return {
+    topic: 'iot/d1/telemetry',
+    payload: Buffer.from(payload ?? `{"timestamp":"2026-02-12T16:00:00Z","temperature":${seq}}`),
+    qos: 1,
+    dup: false,
+    retain: false,
+    packetId: seq,
+    receivedAtMs: Date.parse('2026-02-12T16:00:01Z'),
+    userProperties: undefined,
+  };
+}
+
+/** A store at our own interface: it records batches and fails as told. */
+function createFakeStore(failures = 0) {
+  const stored: number[][] = [];
+  let failuresLeft = failures;
+  let calls = 0;
+  return {
+    stored,
+    get calls() {
+      return calls;
+    },
+    store: async (batch: Batch) => {
+      calls += 1;
+      if (failuresLeft > 0) {
+        failuresLeft -= 1;
+        throw new Error('store down');
+      }
+      stored.push(batch.entries.map((e) => e.message.packetId ?? -1));
+    },
+  };
+}
+
+function createIngestor(store: IngestorOptions['store'], overrides: Partial<IngestorOptions> = {}) {
+  return new Ingestor({
+    store,
+    logger,
+    decode: { maxPayloadBytes: 1024, maxFutureSkewMs: 60_000 },
+    batchMaxMessages: 3,
+    flushIntervalMs: 50,
+    maxConcurrentBatches: 1,
+    retryMinMs: 1,
+    retryMaxMs: 5,
+    ...overrides,
+  });
+}
+
+describe('Ingestor', () => {
+  it('stores full batches at once and a partial one after the flush interval, settling only stored messages', async () => {
+    const fake = createFakeStore();
+    const ingestor = createIngestor(fake.store, { maxConcurrentBatches: 2 });
+    const settled: number[] = [];
+    for (let seq = 1; seq <= 7; seq += 1) ingestor.accept(message(seq), () => settled.push(seq));
+
+    await expect
+      .poll(() => fake.stored)
+      .toEqual([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
+    // Message 7 waits for its interval; nothing else arrives to push it out.
+    await expect.poll(() => fake.stored.length, { timeout: 1000 }).toBe(3);
+    expect(fake.stored[2]).toEqual([7]);
+    expect(settled).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('keeps filling the open batch while every slot is busy', async () => {
+    const fake = createFakeStore();
+    const ingestor = createIngestor(fake.store, { maxConcurrentBatches: 1 });
+    for (let seq = 1; seq <= 7; seq += 1) ingestor.accept(message(seq), () => {});
+    await expect.poll(() => fake.stored).toEqual([
+      [1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
+  });
+
+  it('retries a failed store until it succeeds and settles nothing before', async () => {
+    const fake = createFakeStore(3);
+    const errors: number[] = [];
+    const ingestor = createIngestor(fake.store, { onStoreError: (_err, attempt) => errors.push(attempt) });
+    const settled: number[] = [];
+    for (let seq = 1; seq <= 3; seq += 1) ingestor.accept(message(seq), () => settled.push(seq));
+    expect(settled).toEqual([]);
+
+    await expect.poll(() => settled).toEqual([1, 2, 3]);
+    expect(errors).toEqual([0, 1, 2]);
+    expect(fake.calls).toBe(4);
+    expect(fake.stored).toEqual([[1, 2, 3]]);
+  });
+
+  it('hands bad input to the store as a quarantine entry with its reason, never dropping it', async () => {
+    const batches: Batch[] = [];
+    const ingestor = createIngestor(async (batch) => void batches.push(batch), { batchMaxMessages: 2 });
+    ingestor.accept(message(1, 'not json'), () => {});
+    ingestor.accept(message(2), () => {});
+    await expect.poll(() => batches.length).toBe(1);
+    expect(batches[0]?.entries.map((e) => [e.rejection?.reason, e.decoded?.kind])).toEqual([
+      ['invalid_json', undefined],
+      [undefined, 'telemetry'],
+    ]);
+  });
+
+  it('drains: stores what it holds at once and resolves when nothing is pending', async () => {
+    const fake = createFakeStore(1);
+    const ingestor = createIngestor(fake.store, { flushIntervalMs: 60_000 });
+    const settled: number[] = [];
+    for (let seq = 1; seq <= 5; seq += 1) ingestor.accept(message(seq), () => settled.push(seq));
+    await ingestor.drain();
+    expect(settled).toEqual([1, 2, 3, 4, 5]);
+    expect(fake.stored).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    expect(ingestor.pendingBatches).toBe(0);
+  });
+});

@@ -1,0 +1,59 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+/** The collector as its own process (from source), so a test can SIGKILL it. */
+export class CollectorProcess {
+  private child: ChildProcess | undefined;
+  output = '';
+
+  constructor(
+    private readonly env: Record<string, string>,
+    readonly port: number,
+  ) {}
+
+  async start(): Promise<void> {
+    this.child = spawn(process.execPath, ['--conditions=iot-meter-source', '--import', 'tsx', main], {
+      env: { ...process.env, ...this.env, PORT: String(this.port), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.on('data', (chunk) => this.capture(chunk));
+    this.child.stderr?.on('data', (chunk) => this.capture(chunk));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`collector exited: ${this.output}`);
+      const ready = await fetch(`http://127.0.0.1:${this.port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`collector not ready within 30 s: ${this.output}`);
+  }
+
+  /** Sends the signal and waits for the process to exit; resolves with its exit code. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+    return child.exitCode;
+  }
+
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+  }
+
+  private capture(chunk: Buffer): void {
+    // Keep the tail only: enough to explain a failure.
+    this.output = (this.output + chunk.toString()).slice(-20_000);
+  }
+}

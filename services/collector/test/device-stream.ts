@@ -1,0 +1,44 @@
+import type { MqttClient } from 'mqtt';
+
+const BASE_MS = Date.parse('2026-01-01T00:00:00.000Z');
+
+/** The v2 telemetry message with sequence number `seq`: one sample at a time derived from seq. */
+export function telemetry(deviceId: string, seq: number): string {
+  const ts = new Date(BASE_MS + seq * 1000).toISOString();
+  return JSON.stringify({
+    v: 2,
+    device_id: deviceId,
+    ts,
+    seq,
+    msg_type: 'telemetry',
+    measurements: [{ ts, type: 'energy', val: seq, unit: 'Wh' }],
+  });
+}
+
+/**
+ * Publishes messages seq 0..count-1 at QoS 1 at about `perSecond`, and resolves with the sequence
+ * numbers the broker acknowledged (all of them, unless the publisher gave up).
+ */
+export async function publishStream(
+  client: MqttClient,
+  deviceId: string,
+  count: number,
+  perSecond: number,
+  onProgress?: (sent: number) => void,
+): Promise<number[]> {
+  const acked: number[] = [];
+  const pending: Promise<void>[] = [];
+  const started = Date.now();
+  for (let seq = 0; seq < count; seq += 1) {
+    pending.push(
+      client
+        .publishAsync(`iot/${deviceId}/telemetry`, telemetry(deviceId, seq), { qos: 1 })
+        .then(() => void acked.push(seq)),
+    );
+    onProgress?.(seq + 1);
+    const wait = started + ((seq + 1) * 1000) / perSecond - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  await Promise.all(pending);
+  return acked.sort((a, b) => a - b);
+}

@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseExports } from '../../../scripts/stack/vitest-global-setup.js';
+
+const script = fileURLToPath(new URL('../../../scripts/stack/stack.sh', import.meta.url));
+
+/**
+ * A second stack of the real servers on other ports, for tests that stop, kill and restart them
+ * without disturbing the shared stack other test files use.
+ */
+export class PrivateStack {
+  readonly dir = `/var/tmp/iot-meter-private-${randomBytes(4).toString('hex')}`;
+  env: Record<string, string> = {};
+
+  constructor(
+    private readonly portOffset: number,
+    private readonly extraEnv: Record<string, string> = {},
+  ) {}
+
+  up(): void {
+    this.run('up');
+    this.env = parseExports(this.run('env'));
+  }
+
+  /** `stop` sends SIGTERM (a clean shutdown), `kill` SIGKILL; both wait for the process to go. */
+  signal(action: 'stop' | 'kill' | 'start', server: 'postgres' | 'mosquitto' | 'minio' | 'influxdb'): void {
+    this.run(action, server);
+  }
+
+  destroy(): void {
+    this.run('down');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private run(...args: string[]): string {
+    return execFileSync('bash', [script, ...args], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        IOT_STACK_DIR: this.dir,
+        IOT_STACK_PORT_OFFSET: String(this.portOffset),
+        ...this.extraEnv,
+      },
+    });
+  }
+}
