@@ -13,6 +13,7 @@ import { sql } from 'kysely';
 import type { Registry } from 'prom-client';
 import { createArchiveWriter } from './archive/archive-writer.js';
 import type { CollectorConfig } from './config.js';
+import { markSilentDevicesOffline } from './devices/device-state.repository.js';
 import { Ingestor } from './ingest/ingestor.js';
 import { createStoreBatch } from './ingest/store-batch.js';
 import { createCollectorMetrics } from './metrics/collector-metrics.js';
@@ -77,6 +78,9 @@ export async function startCollector(
       metrics.batchMessages.observe(batch.size);
       metrics.batchSeconds.observe(seconds);
       metrics.lastDurableWrite.set(Date.now() / 1000);
+      metrics.sequenceDuplicates.inc(batch.sequences.duplicates);
+      metrics.sequenceGaps.inc(batch.sequences.gaps);
+      metrics.sequenceResets.inc(batch.sequences.resets);
       for (const entry of batch.entries) {
         if (entry.rejection) {
           metrics.rejected.inc({ reason: entry.rejection.reason });
@@ -99,8 +103,8 @@ export async function startCollector(
     keepaliveSeconds: config.MQTT_KEEPALIVE_SECONDS,
     maxUnacknowledged: config.INGEST_MAX_UNACKED,
     maxUnacknowledgedBytes: config.INGEST_MAX_UNACKED_BYTES,
-    reconnectMinMs: 250,
-    reconnectMaxMs: 10_000,
+    reconnectMinMs: 100,
+    reconnectMaxMs: config.MQTT_RECONNECT_MAX_MS,
     onMessage: (message, settle) => {
       metrics.received.inc({ kind: parseDeviceTopic(message.topic)?.kind ?? 'unknown' });
       ingestor.accept(message, settle);
@@ -122,6 +126,13 @@ export async function startCollector(
   await ensureBucket(objectStore, config, logger);
   const startedAt = Date.now();
   consumer.start();
+  // Every collector sweeps; the update is idempotent, so several doing it at once is harmless.
+  const sweeper = setInterval(() => {
+    markSilentDevicesOffline(db, config.PRESENCE_OFFLINE_AFTER_SECONDS).then(
+      (count) => metrics.devicesMarkedOffline.inc(count),
+      (err: unknown) => logger.warn({ err }, 'presence sweep failed'),
+    );
+  }, config.PRESENCE_SWEEP_INTERVAL_MS);
 
   return {
     readiness: [
@@ -158,6 +169,7 @@ export async function startCollector(
       }
     },
     async stop(stopOptions = {}) {
+      clearInterval(sweeper);
       consumer.stopReading();
       const drained = await Promise.race([
         ingestor.drain().then(() => true),

@@ -19,6 +19,8 @@ export const collectorConfig = serviceEnv(8081)
     // Long enough to outlast a restart or a node failure: the broker keeps our share meanwhile.
     MQTT_SESSION_EXPIRY_SECONDS: positive.default(7 * 24 * 3600),
     MQTT_KEEPALIVE_SECONDS: positive.max(65_535).default(30),
+    // Collectors should be back (and subscribed) before devices after a broker restart.
+    MQTT_RECONNECT_MAX_MS: positive.default(1000),
     INGEST_BATCH_MAX_MESSAGES: positive.default(5000),
     INGEST_FLUSH_INTERVAL_MS: positive.default(200),
     INGEST_MAX_CONCURRENT_BATCHES: positive.default(2),
@@ -31,6 +33,9 @@ export const collectorConfig = serviceEnv(8081)
     INGEST_RETRY_MIN_MS: positive.default(100),
     INGEST_RETRY_MAX_MS: positive.default(10_000),
     SHUTDOWN_TIMEOUT_MS: positive.default(25_000),
+    // A device not heard from for this long is marked offline (its Last Will may never come).
+    PRESENCE_OFFLINE_AFTER_SECONDS: positive.default(300),
+    PRESENCE_SWEEP_INTERVAL_MS: positive.default(30_000),
     // Drain mode: the session counts as empty after this long without a message.
     DRAIN_QUIET_MS: positive.default(3000),
   });

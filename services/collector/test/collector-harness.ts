@@ -85,11 +85,11 @@ export class CollectorHarness {
   }
 
   /** A device-side client; it reconnects and resends unacknowledged messages after a broker restart. */
-  async publisher(): Promise<MqttClient> {
+  async publisher(reconnectPeriod = 300): Promise<MqttClient> {
     const client = await mqtt.connectAsync(this.config.MQTT_URL, {
       clientId: `pub-${this.run}-${this.publishers.length}`,
       protocolVersion: 5,
-      reconnectPeriod: 300,
+      reconnectPeriod,
       clean: false,
       properties: { sessionExpiryInterval: 300 },
     });

@@ -14,16 +14,19 @@ export class CollectorProcess {
     readonly port: number,
   ) {}
 
+  /** Runs `main.ts --drain` for this client id and resolves with its exit code once it is done. */
+  async drain(): Promise<number | null> {
+    this.spawnMain(['--drain']);
+    const [code] = (await once(this.child as ChildProcess, 'exit')) as [number | null];
+    return code;
+  }
+
   async start(): Promise<void> {
-    this.child = spawn(process.execPath, ['--conditions=iot-meter-source', '--import', 'tsx', main], {
-      env: { ...process.env, ...this.env, PORT: String(this.port), LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (chunk) => this.capture(chunk));
-    this.child.stderr?.on('data', (chunk) => this.capture(chunk));
+    this.spawnMain([]);
+    const child = this.child as ChildProcess;
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`collector exited: ${this.output}`);
+      if (child.exitCode !== null) throw new Error(`collector exited: ${this.output}`);
       const ready = await fetch(`http://127.0.0.1:${this.port}/readyz`).then(
         (r) => r.ok,
         () => false,
@@ -32,6 +35,19 @@ export class CollectorProcess {
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`collector not ready within 30 s: ${this.output}`);
+  }
+
+  private spawnMain(args: string[]): void {
+    this.child = spawn(
+      process.execPath,
+      ['--conditions=iot-meter-source', '--import', 'tsx', main, ...args],
+      {
+        env: { ...process.env, ...this.env, PORT: String(this.port), LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child.stdout?.on('data', (chunk) => this.capture(chunk));
+    this.child.stderr?.on('data', (chunk) => this.capture(chunk));
   }
 
   /** Sends the signal and waits for the process to exit; resolves with its exit code. */

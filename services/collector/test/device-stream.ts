@@ -24,21 +24,44 @@ export async function publishStream(
   deviceId: string,
   count: number,
   perSecond: number,
-  onProgress?: (sent: number) => void,
+  gate: Gate = new Gate(),
 ): Promise<number[]> {
   const acked: number[] = [];
   const pending: Promise<void>[] = [];
-  const started = Date.now();
+  let started = Date.now();
   for (let seq = 0; seq < count; seq += 1) {
+    if (gate.closed) {
+      const pausedAt = Date.now();
+      await gate.opened();
+      started += Date.now() - pausedAt;
+    }
     pending.push(
       client
         .publishAsync(`iot/${deviceId}/telemetry`, telemetry(deviceId, seq), { qos: 1 })
         .then(() => void acked.push(seq)),
     );
-    onProgress?.(seq + 1);
     const wait = started + ((seq + 1) * 1000) / perSecond - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   await Promise.all(pending);
   return acked.sort((a, b) => a - b);
+}
+
+/** Holds a stream's publishing while closed (the stream resumes at its rate when reopened). */
+export class Gate {
+  closed = false;
+  private waiters: (() => void)[] = [];
+
+  close(): void {
+    this.closed = true;
+  }
+
+  open(): void {
+    this.closed = false;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  opened(): Promise<void> {
+    return this.closed ? new Promise((resolve) => this.waiters.push(resolve)) : Promise.resolve();
+  }
 }

@@ -28,6 +28,8 @@ export class Batch {
   indexDone = false;
   /** Set by the archive stage, consumed by the index stage. */
   segments: ArchiveSegment[] = [];
+  /** Set by the index stage: what sequence tracking found in this batch. */
+  sequences: { duplicates: number; gaps: number; resets: number } = { duplicates: 0, gaps: 0, resets: 0 };
 
   constructor(
     readonly id: string,

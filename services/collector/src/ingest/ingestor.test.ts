@@ -77,10 +77,12 @@ describe('Ingestor', () => {
     const fake = createFakeStore();
     const ingestor = createIngestor(fake.store, { maxConcurrentBatches: 1 });
     for (let seq = 1; seq <= 7; seq += 1) ingestor.accept(message(seq), () => {});
-    await expect.poll(() => fake.stored).toEqual([
-      [1, 2, 3],
-      [4, 5, 6, 7],
-    ]);
+    await expect
+      .poll(() => fake.stored)
+      .toEqual([
+        [1, 2, 3],
+        [4, 5, 6, 7],
+      ]);
   });
 
   it('retries a failed store until it succeeds and settles nothing before', async () => {

@@ -2,6 +2,8 @@ import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { insertArchiveSegments } from '../archive/archive-segments.repository.js';
 import type { ArchiveWriter } from '../archive/archive-writer.js';
+import { summariseActivity } from '../devices/device-activity.js';
+import { recordCommandAcks, trackSequences, upsertPresence } from '../devices/device-state.repository.js';
 import { type InfluxWriter, RejectedWriteError } from '../timeseries/influx-writer.js';
 import { toLineProtocol } from '../timeseries/line-protocol.js';
 import type { Batch, Entry } from './batch.js';
@@ -21,7 +23,8 @@ export type StoreDependencies = {
 
 /**
  * Makes a batch durable: points into InfluxDB first (its refusals turn messages into quarantine
- * entries), then the raw archive and quarantine objects, then their index rows. Throws on a
+ * entries), then the raw archive and quarantine objects, then in PostgreSQL their index rows and
+ * the devices' presence, sequence tracking and command acknowledgements. Throws on a
  * failure worth retrying; completed stages are not repeated.
  */
 export function createStoreBatch(deps: StoreDependencies): StoreBatch {
@@ -42,7 +45,16 @@ export function createStoreBatch(deps: StoreDependencies): StoreBatch {
       batch.archiveDone = true;
     }
     if (!batch.indexDone) {
-      await timed('postgres', () => insertArchiveSegments(deps.db, batch.segments));
+      // One transaction: the archive index, presence, sequence tracking and command acks.
+      await timed('postgres', () =>
+        deps.db.transaction().execute(async (trx) => {
+          const { devices, acks } = summariseActivity(batch);
+          await insertArchiveSegments(trx, batch.segments);
+          await upsertPresence(trx, devices);
+          batch.sequences = await trackSequences(trx, devices);
+          await recordCommandAcks(trx, acks);
+        }),
+      );
       batch.indexDone = true;
     }
   };

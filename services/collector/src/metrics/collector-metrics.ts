@@ -75,6 +75,26 @@ export function createCollectorMetrics(registry: Registry, gauges: CollectorGaug
       help: 'Failed batch store attempts (each is retried)',
       registers,
     }),
+    sequenceDuplicates: new Counter({
+      name: 'iot_collector_sequence_duplicates_total',
+      help: 'v2 messages whose seq was already seen (redeliveries and device resends)',
+      registers,
+    }),
+    sequenceGaps: new Counter({
+      name: 'iot_collector_sequence_gaps_total',
+      help: 'v2 seqs declared missing (not received within the reordering window)',
+      registers,
+    }),
+    sequenceResets: new Counter({
+      name: 'iot_collector_sequence_resets_total',
+      help: 'Device seq counters that started over (reboots)',
+      registers,
+    }),
+    devicesMarkedOffline: new Counter({
+      name: 'iot_collector_devices_marked_offline_total',
+      help: 'Devices marked offline after the inactivity timeout',
+      registers,
+    }),
     lastDurableWrite: new Gauge({
       name: 'iot_collector_last_durable_write_timestamp_seconds',
       help: 'Unix time of the last batch made durable',

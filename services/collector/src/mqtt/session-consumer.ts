@@ -175,7 +175,10 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
         this.connected = true;
         this.attempts = 0;
         this.startKeepalive();
-        // A broker that kept our session still has the subscription (and our queued share).
+        // Subscribe on every connect, even when the broker says it kept our session: Mosquitto
+        // 2.0.11 restores such a session after a restart without delivering to its shared
+        // subscription until it is made again (seen in the fault suite). Subscribing again to the
+        // same filter replaces the subscription and loses nothing queued.
         if (this.options.drain) {
           if (packet.sessionPresent) {
             this.send({
@@ -184,7 +187,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
               unsubscriptions: [...this.options.filters],
             });
           }
-        } else if (!packet.sessionPresent) {
+        } else {
           this.send({
             cmd: 'subscribe',
             messageId: this.nextPacketId++,

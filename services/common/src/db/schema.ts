@@ -3,11 +3,13 @@ import type { ColumnType, Generated } from 'kysely';
 // The tables the services share, as kysely sees them. Only migrations change the schema.
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
-// pg returns bigint columns as strings; offsets and lengths stay far below 2^53.
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+// pg returns bigint columns as strings; the values here stay far below 2^53.
 type BigIntColumn = ColumnType<string, number | bigint | string, number | bigint | string>;
+type DefaultedBigInt = ColumnType<string, number | bigint | string | undefined, number | bigint | string>;
 
 export type ArchiveSegmentsTable = {
-  id: Generated<BigIntColumn>;
+  id: DefaultedBigInt;
   kind: 'raw' | 'quarantine';
   device_id: string;
   object_key: string;
@@ -16,9 +18,90 @@ export type ArchiveSegmentsTable = {
   message_count: number;
   first_received_at: Timestamp;
   last_received_at: Timestamp;
-  created_at: Generated<Timestamp>;
+  created_at: DefaultedTimestamp;
+};
+
+type DefaultedJson = ColumnType<
+  Record<string, unknown>,
+  Record<string, unknown> | string | undefined,
+  Record<string, unknown> | string
+>;
+
+export type DevicesTable = {
+  id: Generated<number>;
+  device_id: string;
+  device_name: string;
+  device_type: string | null;
+  location: string | null;
+  status: Generated<string>;
+  metadata: DefaultedJson;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+  last_heartbeat: Timestamp | null;
+};
+
+export type DeviceConfigsTable = {
+  id: Generated<number>;
+  device_id: string;
+  config_key: string;
+  config_value: string | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+};
+
+export type DeviceAlertsTable = {
+  id: Generated<number>;
+  device_id: string;
+  alert_type: string;
+  severity: Generated<string>;
+  message: string | null;
+  acknowledged: Generated<boolean>;
+  acknowledged_by: string | null;
+  acknowledged_at: Timestamp | null;
+  resolved_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+};
+
+export type DeviceCommandsTable = {
+  id: Generated<number>;
+  cmd_id: string;
+  device_id: string;
+  cmd: string;
+  params: DefaultedJson;
+  status: Generated<string>;
+  ack_detail: string | null;
+  created_by: string | null;
+  created_at: DefaultedTimestamp;
+  sent_at: Timestamp | null;
+  acked_at: Timestamp | null;
+};
+
+export type DevicePresenceTable = {
+  device_id: string;
+  connection_status: 'online' | 'offline';
+  status_changed_at: Timestamp;
+  last_seen: Timestamp;
+  fw_version: string | null;
+  uptime_s: BigIntColumn | null;
+};
+
+export type DeviceSequencesTable = {
+  device_id: string;
+  high_seq: BigIntColumn;
+  missing: ColumnType<string[], (number | string)[], (number | string)[]>;
+  received: DefaultedBigInt;
+  duplicates: DefaultedBigInt;
+  gaps: DefaultedBigInt;
+  resets: DefaultedBigInt;
+  updated_at: DefaultedTimestamp;
 };
 
 export type Database = {
   archive_segments: ArchiveSegmentsTable;
+  devices: DevicesTable;
+  device_configs: DeviceConfigsTable;
+  device_alerts: DeviceAlertsTable;
+  device_commands: DeviceCommandsTable;
+  device_presence: DevicePresenceTable;
+  device_sequences: DeviceSequencesTable;
 };
