@@ -11,8 +11,12 @@ declare module 'vitest' {
 
 const stack = fileURLToPath(new URL('./stack.sh', import.meta.url));
 
-/** Starts the stack unless it already runs; stops it afterwards only if it started it here. */
+/**
+ * Builds the services (tests run the compiled collector as a process) and starts the stack unless
+ * it already runs; stops it afterwards only if it started it here.
+ */
 export default function setup(project: TestProject): () => void {
+  execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
   const wasUp = spawnSync('bash', [stack, 'status'], { stdio: 'ignore' }).status === 0;
   execFileSync('bash', [stack, 'up'], { stdio: 'inherit' });
   project.provide('stackEnv', parseExports(execFileSync('bash', [stack, 'env'], { encoding: 'utf8' })));

@@ -2,9 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// The compiled service, as it runs in its image (the integration tests' global setup builds it).
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
-/** The collector as its own process (from source), so a test can SIGKILL it. */
+/** The collector as its own process, so a test can SIGKILL it. */
 export class CollectorProcess {
   private child: ChildProcess | undefined;
   output = '';
@@ -14,7 +15,7 @@ export class CollectorProcess {
     readonly port: number,
   ) {}
 
-  /** Runs `main.ts --drain` for this client id and resolves with its exit code once it is done. */
+  /** Runs `main.js --drain` for this client id and resolves with its exit code once it is done. */
   async drain(): Promise<number | null> {
     this.spawnMain(['--drain']);
     const [code] = (await once(this.child as ChildProcess, 'exit')) as [number | null];

@@ -8,14 +8,13 @@ import { PrivateStack } from './private-stack.js';
 
 // The fault suite of the delivery guarantee: every message the broker acknowledged ends up in
 // InfluxDB (exactly one point each) and in the raw archive, whatever is killed or stopped mid-stream.
-// It runs on a private stack (other ports) with the chart's crash-safe Mosquitto persistence, so
-// killing servers never disturbs the other test files.
+// It runs on a private stack (other ports), so killing servers never disturbs the other test files.
 
 const MESSAGES = 3000;
 const PER_SECOND = 300;
 const OUTAGE_MS = 30_000;
 
-const stack = new PrivateStack(200, { IOT_STACK_MOSQUITTO_CRASH_SAFE: '1' });
+const stack = new PrivateStack(200);
 let harness: CollectorHarness;
 let collector: CollectorProcess;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -156,6 +155,19 @@ describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () 
     );
     add(198, 'invalid_schema', () => Buffer.from('{"temperature":"NaN"}'));
 
+    // A tighter window than the default, so the bound is visible: reading pauses at 16 MiB unacknowledged.
+    await collector.stop('SIGTERM');
+    collector = new CollectorProcess(
+      harness.env({ INGEST_MAX_UNACKED_BYTES: String(16 * 1024 * 1024) }),
+      18_400,
+    );
+    await collector.start();
+    let peakUnacknowledged = 0;
+    const sampler = setInterval(async () => {
+      const bytes = await collector.metric('iot_collector_unacknowledged_bytes').catch(() => 0);
+      peakUnacknowledged = Math.max(peakUnacknowledged, bytes);
+    }, 50);
+
     const publisher = await harness.publisher();
     const sends: Promise<unknown>[] = [];
     for (let seq = 0; seq < 10_000; seq += 1) {
@@ -169,6 +181,10 @@ describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () 
     await Promise.all(sends);
 
     await expectAllStored(good, 10_000);
+    clearInterval(sampler);
+    // Reading stops at the bound; the message being read when it is reached may add up to 1 MiB.
+    expect(peakUnacknowledged).toBeGreaterThan(0);
+    expect(peakUnacknowledged).toBeLessThanOrEqual(17 * 1024 * 1024);
     await expect
       .poll(() => harness.archivedCount('quarantine', bad), { timeout: 60_000 })
       .toBe(hostile.length);
@@ -185,7 +201,12 @@ describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () 
       invalid_schema: 198,
     });
     expect(await harness.points(bad)).toEqual([]);
-    expect(await collector.metric('process_resident_memory_bytes')).toBeLessThan(256 * 1024 * 1024);
+    const memory = await Promise.all(
+      ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes'].map(
+        (m) => collector.metric(m),
+      ),
+    );
+    expect(memory[0], `rss, heap used, external: ${memory.join(', ')}`).toBeLessThan(256 * 1024 * 1024);
   });
 });
 

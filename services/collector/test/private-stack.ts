@@ -14,34 +14,38 @@ export class PrivateStack {
   readonly dir = `/var/tmp/iot-meter-private-${randomBytes(4).toString('hex')}`;
   env: Record<string, string> = {};
 
-  constructor(
-    private readonly portOffset: number,
-    private readonly extraEnv: Record<string, string> = {},
-  ) {}
+  constructor(private readonly portOffset: number) {}
 
   up(): void {
-    this.run('up');
-    this.env = parseExports(this.run('env'));
+    this.run({}, 'up');
+    this.env = parseExports(this.run({}, 'env'));
   }
 
-  /** `stop` sends SIGTERM (a clean shutdown), `kill` SIGKILL; both wait for the process to go. */
-  signal(action: 'stop' | 'kill' | 'start', server: 'postgres' | 'mosquitto' | 'minio' | 'influxdb'): void {
-    this.run(action, server);
+  /**
+   * `stop` sends SIGTERM (a clean shutdown), `kill` SIGKILL; both wait for the process to go.
+   * `start` takes extra stack settings, e.g. IOT_STACK_MOSQUITTO_CRASH_SAFE.
+   */
+  signal(
+    action: 'stop' | 'kill' | 'start',
+    server: 'postgres' | 'mosquitto' | 'minio' | 'influxdb',
+    env: Record<string, string> = {},
+  ): void {
+    this.run(env, action, server);
   }
 
   destroy(): void {
-    this.run('down');
+    this.run({}, 'down');
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private run(...args: string[]): string {
+  private run(env: Record<string, string>, ...args: string[]): string {
     return execFileSync('bash', [script, ...args], {
       encoding: 'utf8',
       env: {
         ...process.env,
         IOT_STACK_DIR: this.dir,
         IOT_STACK_PORT_OFFSET: String(this.portOffset),
-        ...this.extraEnv,
+        ...env,
       },
     });
   }

@@ -1,4 +1,4 @@
-import { type ArchiveRecord, encodeArchiveRecords } from '@iot-meter/common';
+import { type ArchiveRecord, encodeArchiveRecord } from '@iot-meter/common';
 import type { Client } from 'minio';
 import type { ArchiveSegment, Batch, Entry } from '../ingest/batch.js';
 
@@ -42,23 +42,30 @@ function layOut(kind: 'raw' | 'quarantine', entries: Entry[], batch: Batch, clie
     if (list) list.push(entry);
     else byDevice.set(entry.deviceId, [entry]);
   }
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   const segments: ArchiveSegment[] = [];
   let offset = 0;
   for (const [deviceId, deviceEntries] of byDevice) {
-    const part = encodeArchiveRecords(deviceEntries.map((e) => toRecord(e, clientId)));
-    parts.push(part);
+    const start = offset;
+    for (const entry of deviceEntries) {
+      // Pieces are gathered and joined once, so a large payload is copied a single time.
+      for (const piece of encodeArchiveRecord(toRecord(entry, clientId))) {
+        parts.push(piece);
+        offset += piece.byteLength;
+      }
+    }
+    const first = deviceEntries[0]?.message.receivedAtMs ?? 0;
+    const last = deviceEntries.at(-1)?.message.receivedAtMs ?? first;
     segments.push({
       kind,
       deviceId,
       objectKey: key,
-      byteOffset: offset,
-      byteLength: part.length,
+      byteOffset: start,
+      byteLength: offset - start,
       messageCount: deviceEntries.length,
-      firstReceivedAtMs: Math.min(...deviceEntries.map((e) => e.message.receivedAtMs)),
-      lastReceivedAtMs: Math.max(...deviceEntries.map((e) => e.message.receivedAtMs)),
+      firstReceivedAtMs: Math.min(first, last),
+      lastReceivedAtMs: Math.max(first, last),
     });
-    offset += part.length;
   }
   return { key, body: Buffer.concat(parts), segments };
 }

@@ -221,7 +221,9 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   }
 
   private handlePublish(packet: IPublishPacket, generation: number): void {
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    // A copy: the parser's payload is a slice of a socket chunk, and keeping the slice would keep the
+    // whole chunk alive for as long as the message waits, which the byte bound would not see.
+    const payload = Buffer.from(packet.payload);
     this.lastMessageAt = Date.now();
     const message: InboundMessage = {
       topic: packet.topic,

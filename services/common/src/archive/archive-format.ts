@@ -24,20 +24,21 @@ export type ArchiveRecord = { header: ArchiveHeader; payload: Uint8Array };
 
 const NEWLINE = 0x0a;
 
-/** Serialises records back to back. */
-export function encodeArchiveRecords(records: readonly ArchiveRecord[]): Buffer {
-  const parts: Uint8Array[] = [];
-  for (const { header, payload } of records) {
-    parts.push(
-      Buffer.from(`${JSON.stringify({ ...header, bytes: payload.byteLength })}\n`),
-      payload,
-      NEWLINE_BUFFER,
-    );
-  }
-  return Buffer.concat(parts);
+const NEWLINE_BUFFER = Buffer.from([NEWLINE]);
+
+/** One record as the pieces to write in order (header line, payload, newline), without copying the payload. */
+export function encodeArchiveRecord({ header, payload }: ArchiveRecord): Uint8Array[] {
+  return [
+    Buffer.from(`${JSON.stringify({ ...header, bytes: payload.byteLength })}\n`),
+    payload,
+    NEWLINE_BUFFER,
+  ];
 }
 
-const NEWLINE_BUFFER = Buffer.from([NEWLINE]);
+/** Serialises records back to back. */
+export function encodeArchiveRecords(records: readonly ArchiveRecord[]): Buffer {
+  return Buffer.concat(records.flatMap(encodeArchiveRecord));
+}
 
 /** Parses records from an object (or a byte range of one that starts at a record). */
 export function* readArchiveRecords(data: Uint8Array): Generator<ArchiveRecord> {

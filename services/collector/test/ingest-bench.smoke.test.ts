@@ -1,0 +1,27 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const bench = fileURLToPath(new URL('../bench/ingest-bench.ts', import.meta.url));
+
+// A seconds-long run of `npm run bench:ingest`, so the benchmark keeps working; its figures are not judged here.
+describe('ingest benchmark (smoke run)', () => {
+  it('measures every figure on a small backlog', { timeout: 180_000 }, async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--conditions=iot-meter-source', '--import', 'tsx', bench, '--messages', '2000', '--json'],
+      { maxBuffer: 1 << 24 },
+    );
+    const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
+    expect(report.messages).toBe(2000);
+    for (const key of ['mosquitto_sub', 'mqttjs', 'influx_v1', 'influx_v2'])
+      expect(report.results[key]).toBeGreaterThan(0);
+    for (const run of [report.collectorV1, report.collectorV2, report.twoCollectors]) {
+      expect(run.rate).toBeGreaterThan(0);
+      expect(run.rssBytes).toBeGreaterThan(0);
+    }
+    expect(report.twoCollectors.shares).toHaveLength(2);
+    expect(report.twoCollectors.shares.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+});
