@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type DecodeOptions, decodeDeviceMessage, type Logger, parseDeviceTopic } from '@iot-meter/common';
+import { trace } from '@opentelemetry/api';
 import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
 import { retryDelayMs } from '../retry-delay.js';
 import { Batch, type Entry } from './batch.js';
+import { traceBatch } from './batch-tracing.js';
 import type { StoreBatch } from './store-batch.js';
 
 export type IngestorOptions = {
@@ -33,6 +35,8 @@ export class Ingestor {
   private idleWaiters: (() => void)[] = [];
   private readonly instance = randomBytes(3).toString('hex');
   private sequence = 0;
+
+  private readonly tracer = trace.getTracer('@iot-meter/collector');
 
   constructor(private readonly options: IngestorOptions) {}
 
@@ -96,7 +100,7 @@ export class Ingestor {
     const started = performance.now();
     for (let attempt = 0; ; attempt += 1) {
       try {
-        await this.options.store(batch);
+        await traceBatch(this.tracer, batch, attempt, () => this.options.store(batch));
         break;
       } catch (err) {
         this.options.onStoreError?.(err, attempt);
