@@ -26,7 +26,7 @@ export const collectorConfig = serviceEnv(8081)
     INGEST_MAX_CONCURRENT_BATCHES: positive.default(2),
     INGEST_MAX_LINES_PER_WRITE: positive.default(5000),
     INGEST_MAX_UNACKED: positive.max(65_535).default(20_000),
-    INGEST_MAX_UNACKED_BYTES: positive.default(64 * 1024 * 1024),
+    INGEST_MAX_UNACKED_BYTES: positive.default(16 * 1024 * 1024),
     INGEST_MAX_PAYLOAD_BYTES: positive.default(256 * 1024),
     INGEST_MAX_FUTURE_SKEW_SECONDS: positive.default(300),
     INGEST_WRITE_TIMEOUT_MS: positive.default(10_000),

@@ -13,7 +13,7 @@ import { collectorConfig } from './config.js';
 
 const config = loadConfig(collectorConfig, process.env);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
-const stopTracing = startTracing(SERVICE, process.env);
+const stopTracing = await startTracing(SERVICE, process.env);
 const registry = createMetricsRegistry(SERVICE);
 // Health answers while the collector waits for its stores; readiness follows the collector's checks.
 let collector: Collector | undefined;

@@ -4,7 +4,7 @@ import { deviceManagerConfig } from './config.js';
 
 const config = loadConfig(deviceManagerConfig, process.env);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
-const stopTracing = startTracing(SERVICE, process.env);
+const stopTracing = await startTracing(SERVICE, process.env);
 const server = await serve(createApp(), config.PORT);
 logger.info({ port: server.port }, 'device-manager listening');
 

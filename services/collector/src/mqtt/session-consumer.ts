@@ -3,7 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { retryDelayMs } from '../retry-delay.js';
-import { AckQueue } from './ack-queue.js';
+import { type AckEntry, AckQueue } from './ack-queue.js';
 
 // A persistent-session MQTT 5 subscriber on mqtt-packet. MQTT.js handles one message per connection
 // at a time and sends its PUBACK before reading the next packet, so deferring acknowledgements until a
@@ -254,11 +254,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     if (!socket || socket.destroyed || !this.connected) return;
     const due = this.acks.takeSettled();
     if (due.length === 0) return;
-    socket.cork();
-    for (const { packetId, qos } of due) {
-      if (qos > 0) this.send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId });
-    }
-    socket.uncork();
+    socket.write(encodeAcks(due));
     if (this.paused && !this.overLimit(0.5) && !this.stopped) {
       this.paused = false;
       socket.resume();
@@ -315,4 +311,19 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     this.attempts += 1;
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
+}
+
+// PUBACK (QoS 1) or PUBREC (QoS 2) with reason Success and no properties is four bytes in MQTT 5
+// (the reason code may be omitted, §3.4.2.1): written directly, all due at once, in receive order.
+function encodeAcks(entries: readonly AckEntry[]): Buffer {
+  const out = Buffer.allocUnsafe(entries.length * 4);
+  let offset = 0;
+  for (const { packetId, qos } of entries) {
+    if (qos === 0) continue;
+    out[offset] = qos === 1 ? 0x40 : 0x50;
+    out[offset + 1] = 0x02;
+    out.writeUInt16BE(packetId, offset + 2);
+    offset += 4;
+  }
+  return out.subarray(0, offset);
 }

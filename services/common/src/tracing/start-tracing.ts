@@ -1,12 +1,13 @@
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { Env } from '../config/load-config.js';
 
 /**
- * Starts OpenTelemetry tracing when an OTLP endpoint is configured; the SDK reads the
- * standard OTEL_* variables itself. Returns the stop function, or undefined when off.
+ * Starts OpenTelemetry tracing when an OTLP endpoint is configured; the SDK reads the standard
+ * OTEL_* variables itself. Returns the stop function, or undefined when off. The SDK is loaded only
+ * then: it costs tens of MiB of memory that a service without tracing should not pay.
  */
-export function startTracing(service: string, env: Env): (() => Promise<void>) | undefined {
+export async function startTracing(service: string, env: Env): Promise<(() => Promise<void>) | undefined> {
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
   const sdk = new NodeSDK({ serviceName: env.OTEL_SERVICE_NAME ?? service });
   sdk.start();
   return () => sdk.shutdown();
