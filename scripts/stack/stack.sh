@@ -202,6 +202,10 @@ cmd_up() {
   build_minio >/dev/null
   build_influxd >/dev/null
   build_helm >/dev/null
+  # A fresh broker database on every `up`: tests and benchmarks leave persistent sessions behind when
+  # interrupted, and Debian's 2.0.11 never expires sessions restored from disk (upstream #2546), so
+  # their queues would pile up for good. Restarting one server (`start mosquitto`) keeps its database.
+  if ! healthy_mosquitto; then rm -f "$state/mosquitto/data/mosquitto.db"; fi
   for name in "${SERVERS[@]}"; do
     mkdir -p "$state/$name"
     cmd_start "$name"

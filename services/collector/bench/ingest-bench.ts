@@ -117,7 +117,10 @@ async function ceilingMqttJs(): Promise<number> {
     protocolVersion: 5,
     properties: { sessionExpiryInterval: 600 },
   });
-  await new Promise<void>((resolve) => client.on('message', () => ++received === N && resolve()));
+  await new Promise<void>((resolve, reject) => {
+    client.on('message', () => ++received === N && resolve());
+    stallGuard(() => received, reject);
+  });
   const rate = N / ((performance.now() - started) / 1000);
   await client.endAsync();
   await endSession(clientId);
@@ -222,7 +225,15 @@ async function collectorDrain(
   const ports = ids.map((_, r) => 18_600 + r);
   let stored: number[] = ports.map(() => 0);
   let rss = 0;
+  let failure: Error | undefined;
+  stallGuard(
+    () => stored.reduce((a, b) => a + b, 0),
+    (err) => {
+      failure = err;
+    },
+  );
   for (;;) {
+    if (failure) throw failure;
     await new Promise((r) => setTimeout(r, 100));
     stored = await Promise.all(
       ports.map((p) => metric(p, 'iot_collector_messages_stored_total').catch(() => 0)),
@@ -258,15 +269,39 @@ async function collectorDrain(
   };
 }
 
+/** Fails a phase whose count has not moved for 30 s, instead of waiting for ever. */
+function stallGuard(progress: () => number, fail: (err: Error) => void) {
+  let last = -1;
+  const timer = setInterval(() => {
+    const now = progress();
+    if (now >= N) clearInterval(timer);
+    else if (now === last) {
+      clearInterval(timer);
+      fail(new Error(`stalled at ${now} of ${N} messages`));
+    }
+    last = now;
+  }, 30_000);
+  timer.unref();
+}
+
+const phase = (name: string) => process.stderr.write(`bench: ${name}\n`);
+
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 const perSecond = (rate: number) => `${Math.round(rate).toLocaleString('en-US')} msg/s`;
 
+phase('mosquitto_sub ceiling');
 results.mosquitto_sub = await ceilingMosquittoSub();
+phase('MQTT.js ceiling');
 results.mqttjs = await ceilingMqttJs();
+phase('InfluxDB ceiling, v1');
 results.influx_v1 = await ceilingInflux(`bench-iv1-${id}`, (i) => v1('x', i), 1);
+phase('collector, v1');
 const collectorV1 = await collectorDrain('v1', 1, v1);
+phase('InfluxDB ceiling, v2');
 results.influx_v2 = await ceilingInflux(`bench-iv2-${id}`, (i) => v2('x', i), 20);
+phase('collector, v2');
 const collectorV2 = await collectorDrain('v2', 1, v2);
+phase('two collectors, v1');
 const twoCollectors = await collectorDrain('v1x2', 2, v1);
 
 const rows = [
