@@ -205,10 +205,8 @@ async function collectorDrain(
   const ids = Array.from({ length: replicas }, (_, r) => `bench-${label}-${id}-${r}`);
   await queueBacklog(group, ids, `iot/${device}/telemetry`, (i) => payload(device, i));
   const started = performance.now();
-  // The heap cap a 256 MiB container limit gives Node (it sizes its heap from the cgroup limit);
-  // without one, V8 on this 24 GiB machine lets garbage pile up and RSS says little.
   const procs = ids.map((clientId, r) =>
-    spawn(process.execPath, ['--max-old-space-size=160', main], {
+    spawn(process.execPath, [main], {
       env: {
         ...process.env,
         ...stackEnv,
@@ -269,6 +267,102 @@ async function collectorDrain(
   };
 }
 
+/**
+ * Publish-to-queryable latency: one collector takes `N` v1 messages published live at `perSecond`,
+ * each stamped with its publish time; InfluxDB is polled every 20 ms for the newest point, and a
+ * message counts as queryable at the first poll that reaches its time.
+ */
+async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: number }> {
+  const database = await createTestDatabase(stackEnv.DATABASE_URL ?? '');
+  const device = `bench-lat-${id}`;
+  const clientId = `bench-lat-${id}-0`;
+  const bucket = `bench-lat-${id}`;
+  const port = 18_610;
+  const proc = spawn(process.execPath, [main], {
+    env: {
+      ...process.env,
+      ...stackEnv,
+      DATABASE_URL: database.url,
+      S3_BUCKET: bucket,
+      MQTT_SHARE_GROUP: `bl-${id}`,
+      MQTT_CLIENT_ID: clientId,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: 'ignore',
+  });
+  while (
+    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const config = loadConfig(collectorConfig, stackEnv);
+  const query = createInflux(config).getQueryApi(config.INFLUX_ORG);
+  const newest = async () => {
+    const rows = await query.collectRows<{ _time: string }>(
+      `from(bucket: "${config.INFLUX_BUCKET}") |> range(start: -10m) |> filter(fn: (r) => r.device_id == "${device}") |> last()`,
+    );
+    return rows.length > 0 ? Date.parse(rows[0]?._time ?? '') : 0;
+  };
+  const sent: number[] = [];
+  const latencies: number[] = [];
+  let publishing = true;
+  const poller = (async () => {
+    let resolved = 0;
+    while (publishing || resolved < sent.length) {
+      const seen = await newest();
+      const now = Date.now();
+      while (resolved < sent.length && (sent[resolved] ?? Number.POSITIVE_INFINITY) <= seen) {
+        latencies.push(now - (sent[resolved] ?? now));
+        resolved += 1;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const pub = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
+    protocolVersion: 5,
+    clientId: `bench-latpub-${id}`,
+  });
+  const perTick = Math.max(1, Math.round(perSecond / 100));
+  for (let i = 0; i < N; i += perTick) {
+    const tick = Date.now();
+    const batch = [];
+    for (let k = i; k < Math.min(N, i + perTick); k += 1) {
+      const now = Date.now();
+      sent.push(now);
+      batch.push(
+        pub.publishAsync(
+          `iot/${device}/telemetry`,
+          JSON.stringify({ timestamp: new Date(now).toISOString(), device_id: device, temperature: k % 50 }),
+          { qos: 1 },
+        ),
+      );
+    }
+    await Promise.all(batch);
+    await new Promise((r) => setTimeout(r, Math.max(0, 10 - (Date.now() - tick))));
+  }
+  publishing = false;
+  await poller;
+  await pub.endAsync();
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+  const store = createObjectStore({ ...config, S3_BUCKET: bucket });
+  const objects = await store.listObjectsV2(bucket, '', true).toArray();
+  await store.removeObjects(
+    bucket,
+    objects.map((o) => o.name ?? ''),
+  );
+  await store.removeBucket(bucket);
+  await endSession(clientId);
+  await database.drop();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 /** Fails a phase whose count has not moved for 30 s, instead of waiting for ever. */
 function stallGuard(progress: () => number, fail: (err: Error) => void) {
   let last = -1;
@@ -297,6 +391,8 @@ phase('InfluxDB ceiling, v1');
 results.influx_v1 = await ceilingInflux(`bench-iv1-${id}`, (i) => v1('x', i), 1);
 phase('collector, v1');
 const collectorV1 = await collectorDrain('v1', 1, v1);
+phase('latency at half the v1 rate');
+const latency = await latencyAtRate(collectorV1.rate / 2);
 phase('InfluxDB ceiling, v2');
 results.influx_v2 = await ceilingInflux(`bench-iv2-${id}`, (i) => v2('x', i), 20);
 phase('collector, v2');
@@ -313,6 +409,11 @@ const rows = [
     perSecond(collectorV1.rate),
     `${(collectorV1.rate / results.influx_v1).toFixed(2)}× InfluxDB direct; CPU ${(collectorV1.cpuSeconds / (N / collectorV1.rate)).toFixed(2)} cores; RSS ${mib(collectorV1.rssBytes)}; ${collectorV1.putsPerThousand.toFixed(2)} PUTs/1000 msg`,
   ],
+  [
+    'publish → queryable latency at half that rate',
+    `p50 ${latency.p50} ms`,
+    `p99 ${latency.p99} ms (flush interval ${loadConfig(collectorConfig, stackEnv).INGEST_FLUSH_INTERVAL_MS} ms)`,
+  ],
   ['InfluxDB direct write, v2 ×20 points (ceiling)', perSecond(results.influx_v2), ''],
   [
     'collector end to end, v2 ×20',
@@ -326,7 +427,7 @@ const rows = [
   ],
 ];
 if (args.json) {
-  console.log(JSON.stringify({ messages: N, results, collectorV1, collectorV2, twoCollectors }));
+  console.log(JSON.stringify({ messages: N, results, collectorV1, latency, collectorV2, twoCollectors }));
 } else {
   console.log(`ingest benchmark, ${N.toLocaleString('en-US')} messages per run (QoS 1 backlog drained)\n`);
   for (const [name, rate, note] of rows) console.log(`${name?.padEnd(48)} ${rate?.padStart(14)}  ${note}`);

@@ -21,6 +21,8 @@ describe('ingest benchmark (smoke run)', () => {
       expect(run.rate).toBeGreaterThan(0);
       expect(run.rssBytes).toBeGreaterThan(0);
     }
+    expect(report.latency.p99).toBeGreaterThanOrEqual(report.latency.p50);
+    expect(report.latency.p50).toBeGreaterThan(0);
     expect(report.twoCollectors.shares).toHaveLength(2);
     expect(report.twoCollectors.shares.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
   });
