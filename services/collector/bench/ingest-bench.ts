@@ -1,12 +1,12 @@
 // npm run bench:ingest [-- --messages N --json]: ingest throughput on the local stack, each figure
 // measured in the same run so the ratios compare like with like. Consumers drain a backlog that was
 // queued in their persistent session first, so the publisher's speed does not limit them.
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createInflux, createObjectStore, loadConfig } from '@iot-meter/common';
-import { createTestDatabase } from '@iot-meter/common/testing';
+import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 import { collectorConfig } from '../src/config.js';
 import { createInfluxWriter } from '../src/timeseries/influx-writer.js';
@@ -247,22 +247,12 @@ async function collectorDrain(
     (a, b) => a + b,
     0,
   );
-  for (const proc of procs) proc.kill('SIGTERM');
-  await Promise.all(procs.map((proc) => new Promise((r) => proc.once('exit', r))));
-  const store = createObjectStore({ ...loadConfig(collectorConfig, stackEnv), S3_BUCKET: bucket });
-  const objects = await store.listObjectsV2(bucket, '', true).toArray();
-  await store.removeObjects(
-    bucket,
-    objects.map((o) => o.name ?? ''),
-  );
-  await store.removeBucket(bucket);
-  for (const clientId of ids) await endSession(clientId);
-  await database.drop();
+  const objects = await tearDown(procs, bucket, ids, database);
   return {
     rate: N / seconds,
     cpuSeconds,
     rssBytes: rss,
-    putsPerThousand: (objects.length / N) * 1000,
+    putsPerThousand: (objects / N) * 1000,
     shares: stored.map((s) => s / N),
   };
 }
@@ -347,20 +337,28 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
   publishing = false;
   await poller;
   await pub.endAsync();
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.once('exit', r));
-  const store = createObjectStore({ ...config, S3_BUCKET: bucket });
-  const objects = await store.listObjectsV2(bucket, '', true).toArray();
-  await store.removeObjects(
-    bucket,
-    objects.map((o) => o.name ?? ''),
-  );
-  await store.removeBucket(bucket);
-  await endSession(clientId);
-  await database.drop();
+  await tearDown([proc], bucket, [clientId], database);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return { p50: at(0.5), p99: at(0.99) };
+}
+
+/** Stops the collectors and removes what a run left: bucket, sessions, database. Returns the object count. */
+async function tearDown(
+  procs: readonly ChildProcess[],
+  bucket: string,
+  clientIds: readonly string[],
+  database: TestDatabase,
+): Promise<number> {
+  for (const proc of procs) proc.kill('SIGTERM');
+  await Promise.all(procs.map((proc) => new Promise((r) => proc.once('exit', r))));
+  const store = createObjectStore({ ...loadConfig(collectorConfig, stackEnv), S3_BUCKET: bucket });
+  const objects = (await store.listObjectsV2(bucket, '', true).toArray()).map((o) => o.name ?? '');
+  await store.removeObjects(bucket, objects);
+  await store.removeBucket(bucket);
+  for (const clientId of clientIds) await endSession(clientId);
+  await database.drop();
+  return objects.length;
 }
 
 /** Fails a phase whose count has not moved for 30 s, instead of waiting for ever. */
