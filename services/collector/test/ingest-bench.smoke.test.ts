@@ -15,7 +15,7 @@ describe('ingest benchmark (smoke run)', () => {
     );
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
     expect(report.messages).toBe(2000);
-    for (const key of ['mosquitto_sub', 'mqttjs', 'influx_v1', 'influx_v2'])
+    for (const key of ['mosquitto_sub', 'mosquitto_sub_v2', 'mqttjs', 'influx_v1', 'influx_v2'])
       expect(report.results[key]).toBeGreaterThan(0);
     for (const run of [report.collectorV1, report.collectorV2, report.twoCollectors]) {
       expect(run.rate).toBeGreaterThan(0);

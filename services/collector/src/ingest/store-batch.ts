@@ -1,4 +1,4 @@
-import type { Database } from '@iot-meter/common';
+import type { Database, Sample } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { insertArchiveSegments } from '../archive/archive-segments.repository.js';
 import type { ArchiveWriter } from '../archive/archive-writer.js';
@@ -74,23 +74,22 @@ async function withDeadline(work: Promise<void>, ms: number, store: string): Pro
   }
 }
 
-type Group = { entry: Entry; lines: string[] };
+type Telemetry = { entry: Entry; samples: readonly Sample[] };
 
 async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<void> {
-  const groups: Group[] = [];
+  const telemetry: Telemetry[] = [];
   for (const entry of batch.entries) {
-    if (entry.decoded?.kind === 'telemetry') {
-      groups.push({ entry, lines: toLineProtocol(entry.deviceId, entry.decoded.samples) });
-    }
+    if (entry.decoded?.kind === 'telemetry') telemetry.push({ entry, samples: entry.decoded.samples });
   }
-  for (const chunk of chunkByLines(groups, deps.maxLinesPerWrite)) await writeGroups(chunk);
+  for (const chunk of chunkBySamples(telemetry, deps.maxLinesPerWrite)) await writeChunk(chunk);
 
+  // Lines are built per write and dropped after it, so a batch never holds all its lines at once.
   // A refused write is split in halves until the refusing messages stand alone; only those are
   // quarantined, and rewriting the accepted halves is harmless (same series, same times).
-  async function writeGroups(part: Group[]): Promise<void> {
+  async function writeChunk(part: Telemetry[]): Promise<void> {
     if (part.length === 0) return;
     try {
-      await deps.influx.write(part.flatMap((g) => g.lines));
+      await deps.influx.write(part.flatMap((t) => toLineProtocol(t.entry.deviceId, t.samples)));
     } catch (err) {
       if (!(err instanceof RejectedWriteError)) throw err;
       const [only] = part;
@@ -103,23 +102,23 @@ async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<v
         return;
       }
       const middle = Math.ceil(part.length / 2);
-      await writeGroups(part.slice(0, middle));
-      await writeGroups(part.slice(middle));
+      await writeChunk(part.slice(0, middle));
+      await writeChunk(part.slice(middle));
     }
   }
 }
 
-function* chunkByLines(groups: Group[], maxLines: number): Generator<Group[]> {
-  let chunk: Group[] = [];
+function* chunkBySamples(telemetry: Telemetry[], maxLines: number): Generator<Telemetry[]> {
+  let chunk: Telemetry[] = [];
   let lines = 0;
-  for (const group of groups) {
-    if (chunk.length > 0 && lines + group.lines.length > maxLines) {
+  for (const t of telemetry) {
+    if (chunk.length > 0 && lines + t.samples.length > maxLines) {
       yield chunk;
       chunk = [];
       lines = 0;
     }
-    chunk.push(group);
-    lines += group.lines.length;
+    chunk.push(t);
+    lines += t.samples.length;
   }
   if (chunk.length > 0) yield chunk;
 }

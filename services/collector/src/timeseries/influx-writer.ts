@@ -29,18 +29,24 @@ export function createInfluxWriter(
   return {
     async write(lines) {
       if (lines.length === 0) return;
+      // Not AbortSignal.timeout: the client listens on the signal, and a timeout signal with
+      // listeners lives until it fires, holding every request body for the whole timeout.
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(new Error('write timed out')), options.timeoutMs);
       try {
         await influx.transport.request(path, lines.join('\n'), {
           method: 'POST',
           headers: { 'content-type': 'text/plain; charset=utf-8' },
           gzipThreshold: 1024,
-          signal: AbortSignal.timeout(options.timeoutMs),
+          signal: abort.signal,
         });
       } catch (err) {
         if (err instanceof HttpError && [400, 413, 422].includes(err.statusCode)) {
           throw new RejectedWriteError(err.statusCode, err.body ?? err.message);
         }
         throw err;
+      } finally {
+        clearTimeout(timer);
       }
     },
   };

@@ -281,4 +281,14 @@ describe('timestamps', () => {
     expect(parseTimestampNs('2026-02-12T24:00:00Z')).toBeUndefined();
     expect(parseTimestampNs('yesterday')).toBeUndefined();
   });
+
+  it('gives the same answers when one calendar second repeats (the parser remembers the last)', () => {
+    expect(parseTimestampNs('2026-02-12T16:00:00.5Z')).toBe(1770912000500000000n);
+    expect(parseTimestampNs('2026-02-12T16:00:00.000001Z')).toBe(1770912000000001000n);
+    expect(parseTimestampNs('2026-02-12T16:00:00.999+01:00')).toBe(1770908400999000000n);
+    expect(parseTimestampNs('2026-02-12T16:00:00-00:30')).toBe(1770913800000000000n);
+    expect(parseTimestampNs('2026-02-30T16:00:00Z')).toBeUndefined();
+    expect(parseTimestampNs('2026-02-30T16:00:00.1Z')).toBeUndefined();
+    expect(parseTimestampNs('1969-12-31T23:59:59.25Z')).toBe(-750000000n);
+  });
 });

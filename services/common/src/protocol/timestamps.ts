@@ -4,28 +4,42 @@
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
 
+// Devices send many times within the same second (a v2 message's samples), so the last validated
+// calendar second is remembered: parsing is on the collector's hot path.
+let lastSecond = '';
+let lastSecondMs = 0;
+
 /** Nanoseconds since the epoch for an ISO 8601 date-time, or undefined if it is not one. */
 export function parseTimestampNs(text: string): bigint | undefined {
   const match = ISO_8601.exec(text);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, fraction = '', zone = 'Z'] = match;
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const date = new Date(ms);
-  // Date.UTC rolls 2026-02-30 over to March; a real calendar date survives the round trip.
-  if (
-    date.getUTCFullYear() !== Number(y) ||
-    date.getUTCMonth() !== Number(mo) - 1 ||
-    date.getUTCDate() !== Number(d) ||
-    Number(h) > 23 ||
-    Number(mi) > 59 ||
-    Number(s) > 59
-  ) {
-    return undefined;
+  const second = text.slice(0, 19);
+  let ms = lastSecondMs;
+  if (second !== lastSecond) {
+    ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+    const date = new Date(ms);
+    // Date.UTC rolls 2026-02-30 over to March; a real calendar date survives the round trip.
+    if (
+      date.getUTCFullYear() !== Number(y) ||
+      date.getUTCMonth() !== Number(mo) - 1 ||
+      date.getUTCDate() !== Number(d) ||
+      Number(h) > 23 ||
+      Number(mi) > 59 ||
+      Number(s) > 59
+    ) {
+      return undefined;
+    }
+    lastSecond = second;
+    lastSecondMs = ms;
   }
   const offsetMinutes = zoneOffsetMinutes(zone);
   if (offsetMinutes === undefined) return undefined;
-  const fractionNs = BigInt(fraction.padEnd(9, '0'));
-  return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1_000_000n + fractionNs;
+  // Whole milliseconds stay exact in a double; only the sub-millisecond digits need bigint.
+  const digits = fraction.padEnd(9, '0');
+  const wholeMs = ms - offsetMinutes * 60_000 + Number(digits.slice(0, 3));
+  const subMs = digits.slice(3);
+  return BigInt(wholeMs) * 1_000_000n + (subMs === '000000' ? 0n : BigInt(subMs));
 }
 
 function zoneOffsetMinutes(zone: string): number | undefined {
