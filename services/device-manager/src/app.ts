@@ -1,12 +1,109 @@
-import { createMetricsRegistry, createOpsRoutes } from '@iot-meter/common';
-import { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { swaggerUI } from '@hono/swagger-ui';
+import {
+  createMetricsRegistry,
+  createOpsRoutes,
+  type Database,
+  type Logger,
+  type ReadinessCheck,
+} from '@iot-meter/common';
+import { cors } from 'hono/cors';
+import type { Kysely } from 'kysely';
+import type { Registry } from 'prom-client';
+import { createAlertsRoutes } from './alerts/alerts.routes.js';
+import { createApiKeysRoutes } from './auth/api-keys.routes.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import type { DeviceManagerConfig } from './config.js';
+import { createDevicesRoutes } from './devices/devices.routes.js';
+import { ApiError, createErrorHandler, errorResponse } from './http/api-errors.js';
+import { bodyRules } from './http/body-rules.js';
+import { createRateLimiter } from './http/rate-limiter.js';
+import { requestMetrics } from './http/request-metrics.js';
+import { createRouter } from './http/router.js';
+import { createStatsRoutes } from './stats/stats.routes.js';
 
 export const SERVICE = 'device-manager';
 
-/** The REST API. `/health` keeps the seed's answer; the ops routes add liveness, readiness, metrics. */
-export function createApp(): Hono {
-  const app = new Hono();
+export type AppDependencies = {
+  db: Kysely<Database>;
+  logger: Logger;
+  config: Pick<
+    DeviceManagerConfig,
+    | 'API_ADMIN_KEY'
+    | 'API_BODY_LIMIT_BYTES'
+    | 'API_RATE_LIMIT_PER_SECOND'
+    | 'API_RATE_LIMIT_BURST'
+    | 'API_CLIENT_RATE_LIMIT_PER_SECOND'
+    | 'API_CLIENT_RATE_LIMIT_BURST'
+    | 'CORS_ORIGINS'
+  >;
+  registry?: Registry;
+  readiness?: readonly ReadinessCheck[];
+};
+
+/**
+ * The REST API. Every `/api` route needs a bearer API key; `/health` (the seed's), `/healthz`,
+ * `/readyz`, `/metrics`, `/openapi.json` and `/docs` are open.
+ */
+export function createApp(deps: AppDependencies) {
+  const { db, logger, config } = deps;
+  const registry = deps.registry ?? createMetricsRegistry(SERVICE);
+  const app = createRouter();
+  app.onError(createErrorHandler(logger));
+  app.notFound((c) => errorResponse(c, 'not_found', 'Not found'));
+  app.use('*', requestMetrics(registry));
+  if (config.CORS_ORIGINS.length > 0) app.use('/api/*', cors({ origin: config.CORS_ORIGINS }));
+
+  const clientLimit = createRateLimiter({
+    perSecond: config.API_CLIENT_RATE_LIMIT_PER_SECOND,
+    burst: config.API_CLIENT_RATE_LIMIT_BURST,
+  });
+  const keyLimit = createRateLimiter({
+    perSecond: config.API_RATE_LIMIT_PER_SECOND,
+    burst: config.API_RATE_LIMIT_BURST,
+  });
+  const limited = (verdict: ReturnType<typeof keyLimit.take>) => {
+    if (!verdict.ok) {
+      throw new ApiError('rate_limited', 'too many requests', undefined, verdict.retryAfterSeconds);
+    }
+  };
+  app.use('/api/*', async (c, next) => {
+    limited(clientLimit.take(`client:${clientAddress(c)}`));
+    await next();
+  });
+  app.use('/api/*', ...bodyRules({ maxBytes: config.API_BODY_LIMIT_BYTES }));
+  const authenticator = createAuthenticator({ db, adminKey: config.API_ADMIN_KEY, logger });
+  app.use('/api/*', authenticator.middleware);
+  app.use('/api/*', async (c, next) => {
+    const principal = c.get('principal');
+    limited(keyLimit.take(`key:${principal.keyId ?? 'bootstrap'}`));
+    await next();
+  });
+
   app.get('/health', (c) => c.json({ status: 'healthy', service: SERVICE }));
-  app.route('/', createOpsRoutes({ service: SERVICE, registry: createMetricsRegistry(SERVICE) }));
+  app.route('/', createOpsRoutes({ service: SERVICE, registry, readiness: deps.readiness }));
+  app.route('/', createDevicesRoutes(db));
+  app.route('/', createAlertsRoutes(db));
+  app.route('/', createStatsRoutes(db));
+  app.route('/', createApiKeysRoutes(db, authenticator.forget));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'an API key: the bootstrap admin key or one made with POST /api/keys',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'IoT Meter device manager', version: '1.0.0' },
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   return app;
+}
+
+function clientAddress(c: Parameters<typeof getConnInfo>[0]): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown'; // app.request() in tests has no socket
+  }
 }

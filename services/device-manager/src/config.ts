@@ -1,9 +1,31 @@
 import { databaseEnv, influxEnv, s3Env, serviceEnv } from '@iot-meter/common';
-import type { z } from 'zod';
+import { z } from 'zod';
+
+const positive = z.coerce.number().positive();
 
 export const deviceManagerConfig = serviceEnv(8080)
   .extend(databaseEnv.shape)
   .extend(influxEnv.shape)
-  .extend(s3Env.shape);
+  .extend(s3Env.shape)
+  .extend({
+    // The bootstrap admin key (from a Secret in the chart); create the other keys with it.
+    API_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    API_BODY_LIMIT_BYTES: positive.int().default(1024 * 1024),
+    // Per API key, and per client address (which also limits guessing keys).
+    API_RATE_LIMIT_PER_SECOND: positive.default(100),
+    API_RATE_LIMIT_BURST: positive.int().default(200),
+    API_CLIENT_RATE_LIMIT_PER_SECOND: positive.default(200),
+    API_CLIENT_RATE_LIMIT_BURST: positive.int().default(400),
+    // Comma-separated origins allowed by CORS; none by default.
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
+  });
 
 export type DeviceManagerConfig = z.output<typeof deviceManagerConfig>;

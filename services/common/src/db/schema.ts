@@ -96,7 +96,20 @@ export type DeviceSequencesTable = {
   updated_at: DefaultedTimestamp;
 };
 
+export type ApiKeysTable = {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  key_prefix: string;
+  key_hash: string;
+  created_by: string;
+  created_at: DefaultedTimestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+};
+
 export type Database = {
+  api_keys: ApiKeysTable;
   archive_segments: ArchiveSegmentsTable;
   devices: DevicesTable;
   device_configs: DeviceConfigsTable;

@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 
 /** Listens on `port` (0 picks a free one) and resolves with the bound port and a close function. */
 export async function serve(
-  app: Hono,
+  app: Pick<Hono, 'fetch'>,
   port: number,
   hostname = '0.0.0.0',
 ): Promise<{ port: number; close: () => Promise<void> }> {

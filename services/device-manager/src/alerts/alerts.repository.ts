@@ -1,0 +1,84 @@
+import type { Database } from '@iot-meter/common';
+import { type Kysely, sql } from 'kysely';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+
+/** A list request, as the routes validate it. */
+export type AlertQuery = {
+  device_id?: string;
+  acknowledged?: boolean;
+  resolved?: boolean;
+  severity?: string;
+  alert_type?: string;
+  limit: number;
+  cursor?: string;
+};
+
+const COLUMNS = [
+  'id',
+  'device_id',
+  'alert_type',
+  'severity',
+  'message',
+  'acknowledged',
+  'acknowledged_by',
+  'acknowledged_at',
+  'resolved_at',
+  'created_at',
+] as const;
+
+/** One page of alerts, newest first, and the next page's cursor. */
+export async function findAlerts(db: Kysely<Database>, filters: AlertQuery) {
+  let query = db
+    .selectFrom('device_alerts')
+    .select([...COLUMNS, sql<string>`created_at::text`.as('created_at_key')]);
+  if (filters.device_id !== undefined) query = query.where('device_id', '=', filters.device_id);
+  if (filters.acknowledged !== undefined) query = query.where('acknowledged', '=', filters.acknowledged);
+  if (filters.resolved !== undefined) {
+    query = query.where('resolved_at', filters.resolved ? 'is not' : 'is', null);
+  }
+  if (filters.severity !== undefined) query = query.where('severity', '=', filters.severity);
+  if (filters.alert_type !== undefined) query = query.where('alert_type', '=', filters.alert_type);
+  if (filters.cursor) {
+    const [createdAt, id] = decodeCursor(filters.cursor, 2);
+    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}::timestamptz, ${id}::int)`);
+  }
+  const rows = await query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(filters.limit + 1)
+    .execute();
+  const items = rows.slice(0, filters.limit);
+  const last = items.at(-1);
+  const next = rows.length > filters.limit && last ? encodeCursor([last.created_at_key, last.id]) : undefined;
+  return { items, next };
+}
+
+export async function insertAlert(
+  db: Kysely<Database>,
+  alert: { device_id: string; alert_type: string; severity: string; message: string },
+) {
+  return db.insertInto('device_alerts').values(alert).returning(COLUMNS).executeTakeFirstOrThrow();
+}
+
+/** Acknowledges an alert; acknowledging again keeps who and when of the first time. */
+export async function acknowledgeAlert(db: Kysely<Database>, id: number, by: string) {
+  return db
+    .updateTable('device_alerts')
+    .set((eb) => ({
+      acknowledged: true,
+      acknowledged_by: eb.fn.coalesce('acknowledged_by', eb.val(by)),
+      acknowledged_at: eb.fn.coalesce('acknowledged_at', sql<Date>`now()`),
+    }))
+    .where('id', '=', id)
+    .returning(COLUMNS)
+    .executeTakeFirst();
+}
+
+export async function resolveAlert(db: Kysely<Database>, id: number) {
+  return db
+    .updateTable('device_alerts')
+    .set((eb) => ({ resolved_at: eb.fn.coalesce('resolved_at', sql<Date>`now()`) }))
+    .where('id', '=', id)
+    .returning(COLUMNS)
+    .executeTakeFirst();
+}

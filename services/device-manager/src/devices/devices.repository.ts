@@ -1,0 +1,182 @@
+import type { Database } from '@iot-meter/common';
+import { type Kysely, sql } from 'kysely';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+
+export type DeviceSort = 'created_at' | '-created_at' | 'device_id' | '-device_id';
+
+export type DeviceFilters = {
+  status?: string;
+  type?: string;
+  connectionStatus?: 'online' | 'offline' | 'unknown';
+  location?: string;
+  /** metadata labels: each `key` must equal its value */
+  labels?: Record<string, string>;
+};
+
+export type DeviceFields = {
+  device_name?: string;
+  device_type?: string | null;
+  location?: string | null;
+  status?: string;
+  metadata?: Record<string, unknown>;
+};
+
+// A device as the API shows it: the registry row joined with what the collector knows of it.
+function selectDevices(db: Kysely<Database>) {
+  return db
+    .selectFrom('devices as d')
+    .leftJoin('device_presence as p', 'p.device_id', 'd.device_id')
+    .select([
+      'd.id',
+      'd.device_id',
+      'd.device_name',
+      'd.device_type',
+      'd.location',
+      'd.status',
+      'd.metadata',
+      sql<'online' | 'offline' | 'unknown'>`coalesce(p.connection_status, 'unknown')`.as('connection_status'),
+      // greatest() ignores nulls: heard by a collector or through the heartbeat route.
+      sql<Date | null>`greatest(p.last_seen, d.last_heartbeat)`.as('last_seen'),
+      'p.fw_version',
+      'd.created_at',
+      'd.updated_at',
+      sql<string>`d.created_at::text`.as('created_at_key'),
+    ]);
+}
+
+export type DeviceRow = Awaited<ReturnType<typeof findDevice>> & {};
+
+export async function findDevice(db: Kysely<Database>, deviceId: string) {
+  return selectDevices(db).where('d.device_id', '=', deviceId).executeTakeFirst();
+}
+
+/** One page of devices and the cursor of the next page (undefined on the last one). */
+export async function findDevices(
+  db: Kysely<Database>,
+  filters: DeviceFilters,
+  page: { sort: DeviceSort; limit: number; cursor?: string },
+) {
+  let query = selectDevices(db);
+  if (filters.status !== undefined) query = query.where('d.status', '=', filters.status);
+  if (filters.type !== undefined) query = query.where('d.device_type', '=', filters.type);
+  if (filters.location !== undefined) query = query.where('d.location', '=', filters.location);
+  if (filters.connectionStatus !== undefined) {
+    query = query.where(sql`coalesce(p.connection_status, 'unknown')`, '=', filters.connectionStatus);
+  }
+  if (filters.labels && Object.keys(filters.labels).length > 0) {
+    query = query.where(sql<boolean>`d.metadata @> ${JSON.stringify(filters.labels)}::jsonb`);
+  }
+  const descending = page.sort.startsWith('-');
+  const direction = descending ? 'desc' : 'asc';
+  const after = descending ? sql.raw('<') : sql.raw('>');
+  if (page.sort.endsWith('created_at')) {
+    if (page.cursor) {
+      const [createdAt, id] = decodeCursor(page.cursor, 2);
+      query = query.where(
+        sql<boolean>`(d.created_at, d.id) ${after} (${createdAt}::timestamptz, ${id}::int)`,
+      );
+    }
+    query = query.orderBy('d.created_at', direction).orderBy('d.id', direction);
+  } else {
+    if (page.cursor) {
+      const [deviceId] = decodeCursor(page.cursor, 1);
+      query = query.where(sql<boolean>`d.device_id ${after} ${String(deviceId)}`);
+    }
+    query = query.orderBy('d.device_id', direction);
+  }
+  const rows = await query.limit(page.limit + 1).execute();
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  const next =
+    rows.length > page.limit && last
+      ? encodeCursor(page.sort.endsWith('created_at') ? [last.created_at_key, last.id] : [last.device_id])
+      : undefined;
+  return { items, next };
+}
+
+/** Inserts a device; undefined when its id is taken. */
+export async function insertDevice(
+  db: Kysely<Database>,
+  device: DeviceFields & { device_id: string; device_name: string },
+) {
+  const inserted = await db
+    .insertInto('devices')
+    .values({ ...device, metadata: JSON.stringify(device.metadata ?? {}) })
+    .onConflict((oc) => oc.column('device_id').doNothing())
+    .returning('device_id')
+    .executeTakeFirst();
+  return inserted ? findDevice(db, device.device_id) : undefined;
+}
+
+export async function updateDevice(db: Kysely<Database>, deviceId: string, fields: DeviceFields) {
+  const { metadata, ...rest } = fields;
+  const updated = await db
+    .updateTable('devices')
+    .set({
+      ...rest,
+      ...(metadata === undefined ? {} : { metadata: JSON.stringify(metadata) }),
+      updated_at: sql`now()`,
+    })
+    .where('device_id', '=', deviceId)
+    .returning('device_id')
+    .executeTakeFirst();
+  return updated ? findDevice(db, deviceId) : undefined;
+}
+
+export async function deleteDevice(db: Kysely<Database>, deviceId: string): Promise<boolean> {
+  const result = await db.deleteFrom('devices').where('device_id', '=', deviceId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+export async function recordHeartbeat(db: Kysely<Database>, deviceId: string): Promise<boolean> {
+  const result = await db
+    .updateTable('devices')
+    .set({ last_heartbeat: sql`now()` })
+    .where('device_id', '=', deviceId)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/**
+ * Sets a registered device's connection status by hand (the seed's PUT …/status); `unknown` forgets
+ * what the collectors knew of it.
+ */
+export async function setConnectionStatus(
+  db: Kysely<Database>,
+  deviceId: string,
+  status: 'online' | 'offline' | 'unknown',
+  fwVersion: string | undefined,
+) {
+  return db.transaction().execute(async (trx) => {
+    const exists = await trx
+      .updateTable('devices')
+      .set({ updated_at: sql`now()` })
+      .where('device_id', '=', deviceId)
+      .returning('device_id')
+      .executeTakeFirst();
+    if (!exists) return undefined;
+    if (status === 'unknown') {
+      await trx.deleteFrom('device_presence').where('device_id', '=', deviceId).execute();
+      return findDevice(trx, deviceId);
+    }
+    await trx
+      .insertInto('device_presence')
+      .values({
+        device_id: deviceId,
+        connection_status: status,
+        status_changed_at: sql`now()`,
+        last_seen: sql`now()`,
+        fw_version: fwVersion ?? null,
+      })
+      .onConflict((oc) =>
+        oc.column('device_id').doUpdateSet((eb) => ({
+          connection_status: status,
+          status_changed_at: sql`now()`,
+          last_seen: sql`now()`,
+          fw_version: fwVersion ?? eb.ref('device_presence.fw_version'),
+        })),
+      )
+      .execute();
+    return findDevice(trx, deviceId);
+  });
+}

@@ -1,0 +1,113 @@
+import { z } from '@hono/zod-openapi';
+import { DEVICE_ID_PATTERN } from '@iot-meter/common';
+
+export const deviceId = z
+  .string()
+  .regex(
+    DEVICE_ID_PATTERN,
+    'must be 1 to 128 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit',
+  );
+
+export const deviceIdParam = z.object({
+  device_id: deviceId.openapi({ param: { name: 'device_id', in: 'path' }, example: 'device-001' }),
+});
+
+// The seed's own tests send metadata as a string holding JSON; an object is the documented form.
+const metadata = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  },
+  z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }),
+);
+
+const text = (max: number) => z.string().min(1).max(max);
+
+export const createDeviceBody = z
+  .object({
+    device_id: deviceId,
+    device_name: text(255),
+    device_type: text(100).nullish(),
+    location: text(255).nullish(),
+    status: text(50).default('active'),
+    metadata: metadata.optional(),
+  })
+  .openapi('DeviceCreate');
+
+export const updateDeviceBody = z
+  .object({
+    device_name: text(255).optional(),
+    device_type: text(100).nullish(),
+    location: text(255).nullish(),
+    status: text(50).optional(),
+    metadata: metadata.optional(),
+  })
+  .openapi('DeviceUpdate');
+
+export const connectionStatus = z.enum(['online', 'offline', 'unknown']);
+
+export const deviceSchema = z
+  .object({
+    id: z.number().int(),
+    device_id: z.string(),
+    device_name: z.string(),
+    device_type: z.string().nullable(),
+    location: z.string().nullable(),
+    status: z.string(),
+    metadata: z.record(z.string(), z.unknown()),
+    connection_status: connectionStatus,
+    last_seen: z.iso.datetime().nullable(),
+    fw_version: z.string().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .openapi('Device');
+
+export type Device = z.infer<typeof deviceSchema>;
+
+const label = z
+  .string()
+  .regex(/^[^:]+:.*$/, 'must be key:value')
+  .openapi({ description: 'metadata label, `key:value`; repeat to require several' });
+
+// As in the seed, an empty filter value means no filter.
+const filter = (description: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => v || undefined)
+    .openapi({ description });
+
+export const listDevicesQuery = z.object({
+  status: filter('registry status, e.g. active'),
+  type: filter('device type'),
+  connection_status: connectionStatus.optional(),
+  location: filter('location'),
+  label: z
+    .union([label, z.array(label)])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])),
+  sort: z.enum(['created_at', '-created_at', 'device_id', '-device_id']).default('-created_at'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().optional().openapi({ description: 'from the previous page’s X-Next-Cursor' }),
+});
+
+export const setStatusBody = z
+  .object({
+    connection_status: connectionStatus,
+    fw_version: z.string().min(1).max(64).optional(),
+  })
+  .openapi('DeviceStatusUpdate');
+
+export const deviceStatusSchema = z
+  .object({
+    device_id: z.string(),
+    connection_status: connectionStatus,
+    last_seen: z.iso.datetime().nullable(),
+    fw_version: z.string().nullable(),
+  })
+  .openapi('DeviceStatus');

@@ -1,0 +1,37 @@
+import { z } from '@hono/zod-openapi';
+
+export const errorSchema = z
+  .object({
+    error: z.string().openapi({ example: 'Device not found' }),
+    code: z.string().openapi({ example: 'device_not_found' }),
+    field: z.string().optional(),
+  })
+  .openapi('Error');
+
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { content: { 'application/json': { schema } }, description };
+}
+
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { content: { 'application/json': { schema } }, required: true };
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid input (`invalid_request` names the field, `invalid_json`)',
+  401: 'no valid API key (`unauthorized`)',
+  403: 'the key’s role may not do this (`forbidden`)',
+  404: 'not found',
+  409: 'already exists',
+  413: 'request body too large (`payload_too_large`)',
+  415: 'the body is not JSON (`unsupported_media_type`)',
+  422: 'the answer would be too large (`too_many_points`)',
+  429: 'rate limited (`rate_limited`, with Retry-After)',
+};
+
+/** The error responses a route documents, besides the 401/403/429/500 every protected route has. */
+export function errors(...statuses: number[]) {
+  const all = [...new Set([...statuses, 401, 403, 429])].sort();
+  return Object.fromEntries(
+    all.map((status) => [status, json(errorSchema, DESCRIPTIONS[status] ?? 'error')]),
+  ) as Record<number, ReturnType<typeof json<typeof errorSchema>>>;
+}

@@ -1,0 +1,62 @@
+import { createLogger } from '@iot-meter/common';
+import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
+import { createApp } from '../src/app.js';
+import type { DeviceManagerConfig } from '../src/config.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
+
+/** The API over a fresh database, called in-process; `call` adds the admin key unless told otherwise. */
+export class ApiHarness {
+  database!: TestDatabase;
+  app!: ReturnType<typeof createApp>;
+
+  constructor(private readonly stackEnv: Record<string, string>) {}
+
+  async start(config: Partial<DeviceManagerConfig> = {}) {
+    this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
+    this.app = createApp({
+      db: this.database.db,
+      logger: createLogger('device-manager-test', 'silent'),
+      config: {
+        API_ADMIN_KEY: ADMIN_KEY,
+        API_BODY_LIMIT_BYTES: 64 * 1024,
+        API_RATE_LIMIT_PER_SECOND: 10_000,
+        API_RATE_LIMIT_BURST: 10_000,
+        API_CLIENT_RATE_LIMIT_PER_SECOND: 10_000,
+        API_CLIENT_RATE_LIMIT_BURST: 10_000,
+        CORS_ORIGINS: [],
+        ...config,
+      },
+    });
+  }
+
+  /** A request as curl would send it: JSON bodies carry their type and length. */
+  async call(
+    method: string,
+    path: string,
+    options: { json?: unknown; body?: string; headers?: Record<string, string>; key?: string | null } = {},
+  ) {
+    const headers: Record<string, string> = { ...options.headers };
+    const key = options.key === undefined ? ADMIN_KEY : options.key;
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    let body = options.body;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] ??= 'application/json';
+    }
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const response = await this.app.request(path, { method, headers, body });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, json };
+  }
+
+  async dispose() {
+    await this.database?.drop();
+  }
+}
