@@ -1,5 +1,6 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { swaggerUI } from '@hono/swagger-ui';
+import type { QueryApi } from '@influxdata/influxdb-client';
 import {
   createMetricsRegistry,
   createOpsRoutes,
@@ -20,12 +21,14 @@ import { bodyRules } from './http/body-rules.js';
 import { createRateLimiter } from './http/rate-limiter.js';
 import { requestMetrics } from './http/request-metrics.js';
 import { createRouter } from './http/router.js';
+import { createMetricsRoutes } from './metrics/metrics.routes.js';
 import { createStatsRoutes } from './stats/stats.routes.js';
 
 export const SERVICE = 'device-manager';
 
 export type AppDependencies = {
   db: Kysely<Database>;
+  influx: { query: QueryApi; bucket: string };
   logger: Logger;
   config: Pick<
     DeviceManagerConfig,
@@ -36,6 +39,7 @@ export type AppDependencies = {
     | 'API_CLIENT_RATE_LIMIT_PER_SECOND'
     | 'API_CLIENT_RATE_LIMIT_BURST'
     | 'CORS_ORIGINS'
+    | 'API_METRICS_MAX_POINTS'
   >;
   registry?: Registry;
   readiness?: readonly ReadinessCheck[];
@@ -83,6 +87,7 @@ export function createApp(deps: AppDependencies) {
   app.get('/health', (c) => c.json({ status: 'healthy', service: SERVICE }));
   app.route('/', createOpsRoutes({ service: SERVICE, registry, readiness: deps.readiness }));
   app.route('/', createDevicesRoutes(db));
+  app.route('/', createMetricsRoutes({ db, ...deps.influx, maxPoints: config.API_METRICS_MAX_POINTS }));
   app.route('/', createAlertsRoutes(db));
   app.route('/', createStatsRoutes(db));
   app.route('/', createApiKeysRoutes(db, authenticator.forget));

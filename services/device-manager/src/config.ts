@@ -16,6 +16,8 @@ export const deviceManagerConfig = serviceEnv(8080)
     API_RATE_LIMIT_BURST: positive.int().default(200),
     API_CLIENT_RATE_LIMIT_PER_SECOND: positive.default(200),
     API_CLIENT_RATE_LIMIT_BURST: positive.int().default(400),
+    // A metrics query that would return more points is refused (422) rather than cut.
+    API_METRICS_MAX_POINTS: positive.int().default(10_000),
     // Comma-separated origins allowed by CORS; none by default.
     CORS_ORIGINS: z
       .string()

@@ -1,5 +1,6 @@
 import {
   createDatabase,
+  createInflux,
   createLogger,
   createObjectStore,
   loadConfig,
@@ -20,6 +21,7 @@ if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys alre
 
 const app = createApp({
   db,
+  influx: { query: createInflux(config).getQueryApi(config.INFLUX_ORG), bucket: config.INFLUX_BUCKET },
   logger,
   config,
   readiness: [

@@ -1,4 +1,4 @@
-import { createLogger } from '@iot-meter/common';
+import { createInflux, createLogger, influxEnv, loadConfig } from '@iot-meter/common';
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
 import { createApp } from '../src/app.js';
 import type { DeviceManagerConfig } from '../src/config.js';
@@ -14,8 +14,10 @@ export class ApiHarness {
 
   async start(config: Partial<DeviceManagerConfig> = {}) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
+    const influx = loadConfig(influxEnv, this.stackEnv);
     this.app = createApp({
       db: this.database.db,
+      influx: { query: createInflux(influx).getQueryApi(influx.INFLUX_ORG), bucket: influx.INFLUX_BUCKET },
       logger: createLogger('device-manager-test', 'silent'),
       config: {
         API_ADMIN_KEY: ADMIN_KEY,
@@ -25,6 +27,7 @@ export class ApiHarness {
         API_CLIENT_RATE_LIMIT_PER_SECOND: 10_000,
         API_CLIENT_RATE_LIMIT_BURST: 10_000,
         CORS_ORIGINS: [],
+        API_METRICS_MAX_POINTS: 10_000,
         ...config,
       },
     });
