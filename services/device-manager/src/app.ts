@@ -10,6 +10,7 @@ import {
 } from '@iot-meter/common';
 import { cors } from 'hono/cors';
 import type { Kysely } from 'kysely';
+import type { Client } from 'minio';
 import type { Registry } from 'prom-client';
 import { createAlertsRoutes } from './alerts/alerts.routes.js';
 import { createApiKeysRoutes } from './auth/api-keys.routes.js';
@@ -22,6 +23,7 @@ import { createRateLimiter } from './http/rate-limiter.js';
 import { requestMetrics } from './http/request-metrics.js';
 import { createRouter } from './http/router.js';
 import { createMetricsRoutes } from './metrics/metrics.routes.js';
+import { createRawDataRoutes } from './raw-data/raw-data.routes.js';
 import { createStatsRoutes } from './stats/stats.routes.js';
 
 export const SERVICE = 'device-manager';
@@ -29,6 +31,7 @@ export const SERVICE = 'device-manager';
 export type AppDependencies = {
   db: Kysely<Database>;
   influx: { query: QueryApi; bucket: string };
+  archive: { store: Client; bucket: string };
   logger: Logger;
   config: Pick<
     DeviceManagerConfig,
@@ -88,6 +91,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/', createOpsRoutes({ service: SERVICE, registry, readiness: deps.readiness }));
   app.route('/', createDevicesRoutes(db));
   app.route('/', createMetricsRoutes({ db, ...deps.influx, maxPoints: config.API_METRICS_MAX_POINTS }));
+  app.route('/', createRawDataRoutes({ db, ...deps.archive }));
   app.route('/', createAlertsRoutes(db));
   app.route('/', createStatsRoutes(db));
   app.route('/', createApiKeysRoutes(db, authenticator.forget));

@@ -22,6 +22,7 @@ if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys alre
 const app = createApp({
   db,
   influx: { query: createInflux(config).getQueryApi(config.INFLUX_ORG), bucket: config.INFLUX_BUCKET },
+  archive: { store: objectStore, bucket: config.S3_BUCKET },
   logger,
   config,
   readiness: [

@@ -1,5 +1,14 @@
-import { createInflux, createLogger, influxEnv, loadConfig } from '@iot-meter/common';
+import { randomBytes } from 'node:crypto';
+import {
+  createInflux,
+  createLogger,
+  createObjectStore,
+  influxEnv,
+  loadConfig,
+  s3Env,
+} from '@iot-meter/common';
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
+import type { Client } from 'minio';
 import { createApp } from '../src/app.js';
 import type { DeviceManagerConfig } from '../src/config.js';
 
@@ -8,6 +17,9 @@ export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
 /** The API over a fresh database, called in-process; `call` adds the admin key unless told otherwise. */
 export class ApiHarness {
   database!: TestDatabase;
+  /** A bucket of this harness's own in the stack's MinIO, for the archive. */
+  readonly bucket = `dm-test-${randomBytes(4).toString('hex')}`;
+  store!: Client;
   app!: ReturnType<typeof createApp>;
 
   constructor(private readonly stackEnv: Record<string, string>) {}
@@ -15,9 +27,12 @@ export class ApiHarness {
   async start(config: Partial<DeviceManagerConfig> = {}) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
     const influx = loadConfig(influxEnv, this.stackEnv);
+    this.store = createObjectStore(loadConfig(s3Env, this.stackEnv));
+    await this.store.makeBucket(this.bucket);
     this.app = createApp({
       db: this.database.db,
       influx: { query: createInflux(influx).getQueryApi(influx.INFLUX_ORG), bucket: influx.INFLUX_BUCKET },
+      archive: { store: this.store, bucket: this.bucket },
       logger: createLogger('device-manager-test', 'silent'),
       config: {
         API_ADMIN_KEY: ADMIN_KEY,
@@ -61,5 +76,11 @@ export class ApiHarness {
 
   async dispose() {
     await this.database?.drop();
+    const objects = await this.store.listObjectsV2(this.bucket, '', true).toArray();
+    await this.store.removeObjects(
+      this.bucket,
+      objects.map((o) => o.name ?? ''),
+    );
+    await this.store.removeBucket(this.bucket);
   }
 }

@@ -25,6 +25,9 @@ const ROUTES: [string, string, string, unknown?][] = [
   ['viewer', 'GET', '/api/stats'],
   ['viewer', 'GET', '/api/devices/auth-1/metrics'],
   ['viewer', 'GET', '/api/devices/auth-1/latest'],
+  ['viewer', 'GET', '/api/devices/auth-1/raw-data'],
+  ['viewer', 'GET', '/api/devices/auth-1/raw-data/messages'],
+  ['viewer', 'GET', '/api/devices/auth-1/raw-data/download'],
   ['operator', 'POST', '/api/devices', { device_id: 'auth-new', device_name: 'N' }],
   ['operator', 'PUT', '/api/devices/auth-1', { location: 'L' }],
   ['operator', 'POST', '/api/devices/auth-1/heartbeat'],
@@ -113,6 +116,9 @@ describe('authentication and roles', () => {
       '/api/devices/{device_id}/heartbeat',
       '/api/devices/{device_id}/latest',
       '/api/devices/{device_id}/metrics',
+      '/api/devices/{device_id}/raw-data',
+      '/api/devices/{device_id}/raw-data/download',
+      '/api/devices/{device_id}/raw-data/messages',
       '/api/devices/{device_id}/status',
       '/api/keys',
       '/api/keys/{key_id}',
@@ -140,7 +146,7 @@ describe('limits and failures', () => {
   it('answers a database failure with a 500 that reveals nothing', async () => {
     const broken = new ApiHarness(inject('stackEnv'));
     await broken.start();
-    await broken.database.drop();
+    await broken.dispose();
     const r = await broken.call('GET', '/api/devices');
     expect(r.status).toBe(500);
     expect(r.json).toEqual({ error: 'internal server error', code: 'internal_error' });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { serve } from '@iot-meter/common';
+import { createInflux, influxEnv, loadConfig, serve } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_KEY, ApiHarness } from './api-harness.js';
 
@@ -27,6 +27,10 @@ const EXAMPLES = [
   }'`,
   `curl -X DELETE http://localhost:8080/api/devices/device-004`,
   `curl -X POST http://localhost:8080/api/devices/device-001/heartbeat`,
+  `curl http://localhost:8080/api/devices/device-001/metrics`,
+  `curl "http://localhost:8080/api/devices/device-001/metrics?start=-24h&stop=now()"`,
+  `curl "http://localhost:8080/api/devices/device-001/metrics?metric=temperature"`,
+  `curl http://localhost:8080/api/devices/device-001/raw-data`,
   `curl http://localhost:8080/api/devices/device-001/alerts`,
   `curl "http://localhost:8080/api/devices/device-001/alerts?acknowledged=false"`,
   `curl -X POST http://localhost:8080/api/devices/device-001/alerts \\
@@ -40,7 +44,10 @@ const EXAMPLES = [
   `curl http://localhost:8080/api/stats`,
 ];
 
-const api = new ApiHarness(inject('stackEnv'));
+const stackEnv = inject('stackEnv');
+const api = new ApiHarness(stackEnv);
+const NOW = Math.floor(Date.now() / 1000) * 1000;
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 let server: Awaited<ReturnType<typeof serve>>;
 
 beforeAll(async () => {
@@ -54,7 +61,45 @@ beforeAll(async () => {
       location: 'Building A',
     },
   });
+  await writePoints();
 });
+/** Points for device-001 in the shared bucket: only this run's (earlier runs' are deleted first). */
+async function writePoints() {
+  const config = loadConfig(influxEnv, stackEnv);
+  const url = new URL('/api/v2/delete', config.INFLUX_URL);
+  url.search = new URLSearchParams({ org: config.INFLUX_ORG, bucket: config.INFLUX_BUCKET }).toString();
+  const deleted = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Token ${config.INFLUX_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      start: '1970-01-01T00:00:00Z',
+      stop: iso(NOW + 3_600_000),
+      predicate: '_measurement="iot_telemetry" AND device_id="device-001"',
+    }),
+  });
+  expect(deleted.status).toBe(204);
+  const write = createInflux(config).getWriteApi(config.INFLUX_ORG, config.INFLUX_BUCKET, 'ms');
+  write.writeRecords([
+    `iot_telemetry,device_id=device-001,metric=temperature,unit=celsius value=23.5 ${NOW - 1_800_000}`,
+    `iot_telemetry,device_id=device-001,metric=humidity value=60 ${NOW - 1_800_000}`,
+    `iot_telemetry,device_id=device-001,metric=temperature,unit=celsius value=21 ${NOW - 3 * 3_600_000}`,
+  ]);
+  await write.close();
+  await api.database.db
+    .insertInto('archive_segments')
+    .values({
+      kind: 'raw',
+      device_id: 'device-001',
+      object_key: 'raw/seed.records',
+      byte_offset: 0,
+      byte_length: 100,
+      message_count: 1,
+      first_received_at: new Date(NOW - 1_800_000),
+      last_received_at: new Date(NOW - 1_800_000),
+    })
+    .execute();
+}
+
 afterAll(async () => {
   await server?.close();
   await api.dispose();
@@ -73,15 +118,45 @@ describe('the seed README examples', () => {
   it('all work verbatim, in the README’s order', async () => {
     const results = [];
     for (const example of EXAMPLES) results.push(await curl(example));
-    expect(results.map((r) => r.status)).toEqual([200, 200, 201, 200, 200, 200, 200, 200, 201, 200, 200]);
-    const [list, one, created, updated, deleted, heartbeat, alerts, unacked, alert, acked, stats] =
-      results.map((r) => r.body);
+    expect(results.map((r) => r.status)).toEqual([
+      200, 200, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 200, 200,
+    ]);
+    const [
+      list,
+      one,
+      created,
+      updated,
+      deleted,
+      heartbeat,
+      lastHour,
+      day,
+      temperature,
+      raw,
+      alerts,
+      unacked,
+      alert,
+      acked,
+      stats,
+    ] = results.map((r) => r.body);
     expect(list.map((d: { device_id: string }) => d.device_id)).toEqual(['device-001']);
     expect(one).toMatchObject({ device_id: 'device-001', device_name: 'Sensor 1', location: 'Building A' });
     expect(created).toMatchObject({ device_id: 'device-004', metadata: { sampling_rate: '5s' } });
     expect(updated).toMatchObject({ device_name: 'Updated Sensor', location: 'Building D' });
     expect(deleted).toEqual({ message: 'Device deleted successfully' });
     expect(heartbeat).toEqual({ message: 'Heartbeat received' });
+    expect(lastHour).toEqual([
+      { time: iso(NOW - 1_800_000), device_id: 'device-001', metric: 'humidity', value: 60 },
+      {
+        time: iso(NOW - 1_800_000),
+        device_id: 'device-001',
+        metric: 'temperature',
+        value: 23.5,
+        unit: 'celsius',
+      },
+    ]);
+    expect(day.map((p: { value: number }) => p.value)).toEqual([21, 60, 23.5]);
+    expect(temperature.map((p: { value: number }) => p.value)).toEqual([23.5]);
+    expect(raw).toMatchObject([{ filename: 'raw/seed.records', message_count: 1 }]);
     expect([alerts, unacked]).toEqual([[], []]);
     expect(alert).toMatchObject({
       id: 1,

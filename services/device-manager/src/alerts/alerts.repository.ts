@@ -1,6 +1,6 @@
 import type { Database } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { decodeCursor, toPage } from '../http/cursor.js';
 
 /** A list request, as the routes validate it. */
 export type AlertQuery = {
@@ -47,10 +47,7 @@ export async function findAlerts(db: Kysely<Database>, filters: AlertQuery) {
     .orderBy('id', 'desc')
     .limit(filters.limit + 1)
     .execute();
-  const items = rows.slice(0, filters.limit);
-  const last = items.at(-1);
-  const next = rows.length > filters.limit && last ? encodeCursor([last.created_at_key, last.id]) : undefined;
-  return { items, next };
+  return toPage(rows, filters.limit, (row) => [row.created_at_key, row.id]);
 }
 
 export async function insertAlert(

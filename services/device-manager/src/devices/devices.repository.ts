@@ -1,6 +1,6 @@
 import type { Database } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { decodeCursor, toPage } from '../http/cursor.js';
 
 export type DeviceSort = 'created_at' | '-created_at' | 'device_id' | '-device_id';
 
@@ -85,13 +85,9 @@ export async function findDevices(
     query = query.orderBy('d.device_id', direction);
   }
   const rows = await query.limit(page.limit + 1).execute();
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  const next =
-    rows.length > page.limit && last
-      ? encodeCursor(page.sort.endsWith('created_at') ? [last.created_at_key, last.id] : [last.device_id])
-      : undefined;
-  return { items, next };
+  return toPage(rows, page.limit, (row) =>
+    page.sort.endsWith('created_at') ? [row.created_at_key, row.id] : [row.device_id],
+  );
 }
 
 /** Inserts a device; undefined when its id is taken. */

@@ -21,6 +21,13 @@ export function decodeCursor(cursor: string, length: number): (string | number)[
   throw new ApiError('invalid_request', 'cursor: not a cursor this list returned', 'cursor');
 }
 
+/** Splits the `limit + 1` rows a keyset query fetched into the page and the next page's cursor. */
+export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => (string | number)[]) {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, next: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : undefined };
+}
+
 /**
  * Points at the next page, if there is one: `X-Next-Cursor` and a `Link` header holding the
  * request's URL with `cursor` replaced (the body stays a plain array, as in the seed).
