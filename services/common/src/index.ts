@@ -9,6 +9,7 @@ export * from './metrics/create-metrics-registry.js';
 export * from './ops/on-shutdown.js';
 export * from './ops/ops-routes.js';
 export * from './ops/serve.js';
+export * from './protocol/commands.js';
 export * from './protocol/decode.js';
 export * from './protocol/payloads.js';
 export * from './protocol/timestamps.js';

@@ -15,6 +15,8 @@ import type { Registry } from 'prom-client';
 import { createAlertsRoutes } from './alerts/alerts.routes.js';
 import { createApiKeysRoutes } from './auth/api-keys.routes.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import type { CommandPublisher } from './commands/command-publisher.js';
+import { createCommandsRoutes } from './commands/commands.routes.js';
 import type { DeviceManagerConfig } from './config.js';
 import { createDevicesRoutes } from './devices/devices.routes.js';
 import { ApiError, createErrorHandler, errorResponse } from './http/api-errors.js';
@@ -32,6 +34,7 @@ export type AppDependencies = {
   db: Kysely<Database>;
   influx: { query: QueryApi; bucket: string };
   archive: { store: Client; bucket: string };
+  commands: CommandPublisher;
   logger: Logger;
   config: Pick<
     DeviceManagerConfig,
@@ -92,6 +95,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/', createDevicesRoutes(db));
   app.route('/', createMetricsRoutes({ db, ...deps.influx, maxPoints: config.API_METRICS_MAX_POINTS }));
   app.route('/', createRawDataRoutes({ db, ...deps.archive }));
+  app.route('/', createCommandsRoutes({ db, publisher: deps.commands, logger }));
   app.route('/', createAlertsRoutes(db));
   app.route('/', createStatsRoutes(db));
   app.route('/', createApiKeysRoutes(db, authenticator.forget));

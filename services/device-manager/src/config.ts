@@ -1,4 +1,4 @@
-import { databaseEnv, influxEnv, s3Env, serviceEnv } from '@iot-meter/common';
+import { databaseEnv, influxEnv, mqttEnv, s3Env, serviceEnv } from '@iot-meter/common';
 import { z } from 'zod';
 
 const positive = z.coerce.number().positive();
@@ -7,6 +7,7 @@ export const deviceManagerConfig = serviceEnv(8080)
   .extend(databaseEnv.shape)
   .extend(influxEnv.shape)
   .extend(s3Env.shape)
+  .extend(mqttEnv.shape)
   .extend({
     // The bootstrap admin key (from a Secret in the chart); create the other keys with it.
     API_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -18,6 +19,11 @@ export const deviceManagerConfig = serviceEnv(8080)
     API_CLIENT_RATE_LIMIT_BURST: positive.int().default(400),
     // A metrics query that would return more points is refused (422) rather than cut.
     API_METRICS_MAX_POINTS: positive.int().default(10_000),
+    // Commands: how long to wait for the broker's PUBACK, for the device's ack (then `timeout`),
+    // and how often pending commands are sent again.
+    COMMAND_PUBLISH_TIMEOUT_MS: positive.int().default(5000),
+    COMMAND_ACK_TIMEOUT_SECONDS: positive.int().default(300),
+    COMMAND_RETRY_INTERVAL_MS: positive.int().default(10_000),
     // Comma-separated origins allowed by CORS; none by default.
     CORS_ORIGINS: z
       .string()

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   createDatabase,
   createInflux,
@@ -10,6 +11,8 @@ import {
 } from '@iot-meter/common';
 import { sql } from 'kysely';
 import { createApp, SERVICE } from './app.js';
+import { startCommandDispatcher } from './commands/command-dispatcher.js';
+import { createCommandPublisher } from './commands/command-publisher.js';
 import { deviceManagerConfig } from './config.js';
 
 const config = loadConfig(deviceManagerConfig, process.env);
@@ -17,12 +20,28 @@ const logger = createLogger(SERVICE, config.LOG_LEVEL);
 const stopTracing = await startTracing(SERVICE, process.env);
 const db = createDatabase(config);
 const objectStore = createObjectStore(config);
+const commands = createCommandPublisher({
+  url: config.MQTT_URL,
+  username: config.MQTT_USERNAME,
+  password: config.MQTT_PASSWORD,
+  clientId: `device-manager-${randomBytes(4).toString('hex')}`,
+  timeoutMs: config.COMMAND_PUBLISH_TIMEOUT_MS,
+  logger,
+});
+const stopDispatcher = startCommandDispatcher({
+  db,
+  publisher: commands,
+  ackTimeoutSeconds: config.COMMAND_ACK_TIMEOUT_SECONDS,
+  intervalMs: config.COMMAND_RETRY_INTERVAL_MS,
+  logger,
+});
 if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys already in the database work');
 
 const app = createApp({
   db,
   influx: { query: createInflux(config).getQueryApi(config.INFLUX_ORG), bucket: config.INFLUX_BUCKET },
   archive: { store: objectStore, bucket: config.S3_BUCKET },
+  commands,
   logger,
   config,
   readiness: [
@@ -46,6 +65,8 @@ logger.info({ port: server.port }, 'device-manager listening');
 
 onShutdown(logger, async () => {
   await server.close();
+  stopDispatcher();
+  await commands.close();
   await db.destroy();
   await stopTracing?.();
 });

@@ -10,6 +10,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
 import type { Client } from 'minio';
 import { createApp } from '../src/app.js';
+import { type CommandPublisher, createCommandPublisher } from '../src/commands/command-publisher.js';
 import type { DeviceManagerConfig } from '../src/config.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
@@ -20,20 +21,30 @@ export class ApiHarness {
   /** A bucket of this harness's own in the stack's MinIO, for the archive. */
   readonly bucket = `dm-test-${randomBytes(4).toString('hex')}`;
   store!: Client;
+  commands!: CommandPublisher;
   app!: ReturnType<typeof createApp>;
+
+  readonly logger = createLogger('device-manager-test', 'silent');
 
   constructor(private readonly stackEnv: Record<string, string>) {}
 
-  async start(config: Partial<DeviceManagerConfig> = {}) {
+  async start(config: Partial<DeviceManagerConfig> = {}, options: { mqttUrl?: string } = {}) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
     const influx = loadConfig(influxEnv, this.stackEnv);
+    this.commands = createCommandPublisher({
+      url: options.mqttUrl ?? this.stackEnv.MQTT_URL ?? '',
+      clientId: `dm-test-${randomBytes(4).toString('hex')}`,
+      timeoutMs: 2000,
+      logger: this.logger,
+    });
     this.store = createObjectStore(loadConfig(s3Env, this.stackEnv));
     await this.store.makeBucket(this.bucket);
     this.app = createApp({
       db: this.database.db,
       influx: { query: createInflux(influx).getQueryApi(influx.INFLUX_ORG), bucket: influx.INFLUX_BUCKET },
       archive: { store: this.store, bucket: this.bucket },
-      logger: createLogger('device-manager-test', 'silent'),
+      commands: this.commands,
+      logger: this.logger,
       config: {
         API_ADMIN_KEY: ADMIN_KEY,
         API_BODY_LIMIT_BYTES: 64 * 1024,
@@ -75,6 +86,7 @@ export class ApiHarness {
   }
 
   async dispose() {
+    await this.commands.close();
     await this.database?.drop();
     const objects = await this.store.listObjectsV2(this.bucket, '', true).toArray();
     await this.store.removeObjects(

@@ -2,8 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
-import { findDevice } from '../devices/devices.repository.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
+import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
 import { errors, json, jsonBody } from '../http/openapi-helpers.js';
@@ -47,10 +47,6 @@ function alertNotFound(): never {
 export function createAlertsRoutes(db: Kysely<Database>) {
   const app = createRouter();
 
-  async function requireDevice(deviceId: string) {
-    if (!(await findDevice(db, deviceId))) throw new ApiError('device_not_found', 'Device not found');
-  }
-
   app.openapi(
     createRoute({
       method: 'get',
@@ -66,7 +62,7 @@ export function createAlertsRoutes(db: Kysely<Database>) {
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');
-      await requireDevice(device_id);
+      await requireDevice(db, device_id);
       const { items, next } = await findAlerts(db, { ...c.req.valid('query'), device_id });
       setNextPage(c, next);
       return c.json(items.map(toAlert), 200);
@@ -106,7 +102,7 @@ export function createAlertsRoutes(db: Kysely<Database>) {
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');
-      await requireDevice(device_id);
+      await requireDevice(db, device_id);
       const alert = await insertAlert(db, { device_id, ...c.req.valid('json') });
       return c.json(toAlert(alert), 201);
     },

@@ -15,7 +15,14 @@ export function createRouter() {
       if (result.success) return;
       const issue = result.error.issues[0];
       const field = issue?.path.map(String).join('.') || undefined;
-      const missing = issue?.code === 'invalid_type' && issue.message.endsWith('received undefined');
+      const input = (issue?.path ?? []).reduce<unknown>(
+        (value, key) =>
+          value !== null && typeof value === 'object'
+            ? (value as Record<PropertyKey, unknown>)[key]
+            : undefined,
+        'data' in result ? result.data : undefined,
+      );
+      const missing = issue !== undefined && issue.path.length > 0 && input === undefined;
       const message = missing
         ? `Missing required field: ${field}`
         : `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid request'}`;

@@ -3,8 +3,8 @@ import type { QueryApi } from '@influxdata/influxdb-client';
 import type { Database } from '@iot-meter/common';
 import { METRIC_NAME_PATTERN } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
-import { findDevice } from '../devices/devices.repository.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
+import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { errors, json } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
@@ -41,10 +41,6 @@ export function createMetricsRoutes(deps: {
 }) {
   const app = createRouter();
 
-  async function requireDevice(deviceId: string) {
-    if (!(await findDevice(deps.db, deviceId))) throw new ApiError('device_not_found', 'Device not found');
-  }
-
   app.openapi(
     createRoute({
       method: 'get',
@@ -68,7 +64,7 @@ export function createMetricsRoutes(deps: {
       const everyMs = parseWindow(q.every ?? '1m');
       if (everyMs === undefined)
         throw new ApiError('invalid_request', 'every: must be a duration like 1m', 'every');
-      await requireDevice(device_id);
+      await requireDevice(deps.db, device_id);
       const points = await findMetricPoints(deps.query, deps.bucket, {
         deviceId: device_id,
         start,
@@ -114,7 +110,7 @@ export function createMetricsRoutes(deps: {
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');
-      await requireDevice(device_id);
+      await requireDevice(deps.db, device_id);
       return c.json(await findLatestValues(deps.query, deps.bucket, device_id), 200);
     },
   );

@@ -3,8 +3,8 @@ import type { Database } from '@iot-meter/common';
 import { stream } from 'hono/streaming';
 import type { Kysely } from 'kysely';
 import type { Client } from 'minio';
-import { findDevice } from '../devices/devices.repository.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
+import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { decodeCursor, encodeCursor, setNextPage } from '../http/cursor.js';
 import { errors, json } from '../http/openapi-helpers.js';
@@ -62,10 +62,6 @@ const messageSchema = z
 export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client; bucket: string }) {
   const app = createRouter();
 
-  async function requireDevice(deviceId: string) {
-    if (!(await findDevice(deps.db, deviceId))) throw new ApiError('device_not_found', 'Device not found');
-  }
-
   function segmentQuery(deviceId: string, q: { kind: 'raw' | 'quarantine'; start?: string; stop?: string }) {
     const now = Date.now();
     const query: SegmentQuery = {
@@ -103,7 +99,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
     async (c) => {
       const { device_id } = c.req.valid('param');
       const q = c.req.valid('query');
-      await requireDevice(device_id);
+      await requireDevice(deps.db, device_id);
       const { items, next } = await findSegmentPage(
         deps.db,
         { ...segmentQuery(device_id, q), prefix: q.prefix },
@@ -153,7 +149,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
       const { device_id } = c.req.valid('param');
       const q = c.req.valid('query');
       const query = segmentQuery(device_id, q);
-      await requireDevice(device_id);
+      await requireDevice(deps.db, device_id);
       // The cursor names the segment to resume in and how many of its messages were already sent.
       const [at, id, skip] = q.cursor ? decodeCursor(q.cursor, 3) : [];
       const from = at === undefined ? undefined : { at: String(at), id: String(id) };
@@ -199,7 +195,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
     async (c) => {
       const { device_id } = c.req.valid('param');
       const query = segmentQuery(device_id, c.req.valid('query'));
-      await requireDevice(device_id);
+      await requireDevice(deps.db, device_id);
       const segments = await findSegmentsInOrder(deps.db, query);
       c.header('Content-Type', 'application/x-ndjson');
       c.header('Content-Disposition', `attachment; filename="${device_id}-${query.kind}.ndjson"`);
