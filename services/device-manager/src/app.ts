@@ -18,6 +18,7 @@ import { createAuthenticator } from './auth/authenticate.js';
 import type { CommandPublisher } from './commands/command-publisher.js';
 import { createCommandsRoutes } from './commands/commands.routes.js';
 import type { DeviceManagerConfig } from './config.js';
+import { IMPORT_TYPES } from './devices/device-import.js';
 import { createDevicesRoutes } from './devices/devices.routes.js';
 import { ApiError, createErrorHandler, errorResponse } from './http/api-errors.js';
 import { bodyRules } from './http/body-rules.js';
@@ -40,6 +41,7 @@ export type AppDependencies = {
     DeviceManagerConfig,
     | 'API_ADMIN_KEY'
     | 'API_BODY_LIMIT_BYTES'
+    | 'API_IMPORT_LIMIT_BYTES'
     | 'API_RATE_LIMIT_PER_SECOND'
     | 'API_RATE_LIMIT_BURST'
     | 'API_CLIENT_RATE_LIMIT_PER_SECOND'
@@ -81,7 +83,13 @@ export function createApp(deps: AppDependencies) {
     limited(clientLimit.take(`client:${clientAddress(c)}`));
     await next();
   });
-  app.use('/api/*', ...bodyRules({ maxBytes: config.API_BODY_LIMIT_BYTES }));
+  app.use(
+    '/api/*',
+    bodyRules({
+      maxBytes: config.API_BODY_LIMIT_BYTES,
+      exceptions: { '/api/devices/import': { maxBytes: config.API_IMPORT_LIMIT_BYTES, types: IMPORT_TYPES } },
+    }),
+  );
   const authenticator = createAuthenticator({ db, adminKey: config.API_ADMIN_KEY, logger });
   app.use('/api/*', authenticator.middleware);
   app.use('/api/*', async (c, next) => {

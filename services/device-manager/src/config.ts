@@ -12,6 +12,8 @@ export const deviceManagerConfig = serviceEnv(8080)
     // The bootstrap admin key (from a Secret in the chart); create the other keys with it.
     API_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     API_BODY_LIMIT_BYTES: positive.int().default(1024 * 1024),
+    // Bulk device import (NDJSON or CSV) takes larger bodies.
+    API_IMPORT_LIMIT_BYTES: positive.int().default(16 * 1024 * 1024),
     // Per API key, and per client address (which also limits guessing keys).
     API_RATE_LIMIT_PER_SECOND: positive.default(100),
     API_RATE_LIMIT_BURST: positive.int().default(200),

@@ -48,6 +48,7 @@ export class ApiHarness {
       config: {
         API_ADMIN_KEY: ADMIN_KEY,
         API_BODY_LIMIT_BYTES: 64 * 1024,
+        API_IMPORT_LIMIT_BYTES: 256 * 1024,
         API_RATE_LIMIT_PER_SECOND: 10_000,
         API_RATE_LIMIT_BURST: 10_000,
         API_CLIENT_RATE_LIMIT_PER_SECOND: 10_000,

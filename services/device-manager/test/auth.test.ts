@@ -16,6 +16,7 @@ beforeAll(async () => {
 afterAll(() => api.dispose());
 
 // Each route with the weakest role that may call it.
+// A fourth element is the JSON body, or (a string) an NDJSON one.
 const ROUTES: [string, string, string, unknown?][] = [
   ['viewer', 'GET', '/api/devices'],
   ['viewer', 'GET', '/api/devices/auth-1'],
@@ -38,6 +39,7 @@ const ROUTES: [string, string, string, unknown?][] = [
   ['operator', 'POST', '/api/alerts/1/acknowledge'],
   ['operator', 'POST', '/api/alerts/1/resolve'],
   ['operator', 'POST', '/api/devices/auth-1/commands', { cmd: 'reboot' }],
+  ['operator', 'POST', '/api/devices/import', '{"device_id":"auth-imp","device_name":"I"}'],
   ['operator', 'PUT', '/api/commands/00000000-0000-4000-8000-000000000000/ack', { result: 'accepted' }],
   ['admin', 'DELETE', '/api/devices/auth-gone'],
   ['admin', 'GET', '/api/keys'],
@@ -51,7 +53,13 @@ describe('authentication and roles', () => {
     const outcomes: string[] = [];
     for (const role of RANK) {
       for (const [needed, method, path, json] of ROUTES) {
-        const r = await api.call(method, path, { key: keys[role], ...(json === undefined ? {} : { json }) });
+        const body =
+          typeof json === 'string'
+            ? { body: json, headers: { 'content-type': 'application/x-ndjson' } }
+            : json === undefined
+              ? {}
+              : { json };
+        const r = await api.call(method, path, { key: keys[role], ...body });
         const allowed = RANK.indexOf(role) >= RANK.indexOf(needed);
         outcomes.push(
           `${role} ${method} ${path} ${allowed ? r.status !== 403 && r.status !== 401 : r.status === 403}`,
@@ -117,6 +125,7 @@ describe('authentication and roles', () => {
       '/api/commands/{cmd_id}',
       '/api/commands/{cmd_id}/ack',
       '/api/devices',
+      '/api/devices/import',
       '/api/devices/{device_id}',
       '/api/devices/{device_id}/alerts',
       '/api/devices/{device_id}/commands',

@@ -176,3 +176,39 @@ export async function setConnectionStatus(
     return findDevice(trx, deviceId);
   });
 }
+
+export type ImportedDevice = DeviceFields & { device_id: string; device_name: string };
+
+/**
+ * Registers new devices and updates existing ones with the fields each row gives (fields a row
+ * leaves out keep their value), in one transaction. Returns which ids were created and which
+ * changed; the others were already as given.
+ */
+export async function upsertDevices(db: Kysely<Database>, devices: readonly ImportedDevice[]) {
+  if (devices.length === 0) return { created: [], updated: [] };
+  return db.transaction().execute(async (trx) => {
+    const created = await trx
+      .insertInto('devices')
+      .values(devices.map((d) => ({ ...d, metadata: JSON.stringify(d.metadata ?? {}) })))
+      .onConflict((oc) => oc.column('device_id').doNothing())
+      .returning('device_id')
+      .execute();
+    const fresh = new Set(created.map((r) => r.device_id));
+    const existing = devices.filter((d) => !fresh.has(d.device_id));
+    if (existing.length === 0) return { created: [...fresh], updated: [] };
+    const rows = existing.map((d) => sql`(${d.device_id}, ${JSON.stringify(d)}::jsonb)`);
+    // Each column: the row's value when the row has the key, else the current one.
+    const given = (column: string) =>
+      sql`case when v.row ? ${column} then v.row->>${column} else ${sql.ref(`d.${column}`)} end`;
+    const next = sql`(${given('device_name')}, ${given('device_type')}, ${given('location')}, ${given('status')},
+      coalesce(v.row->'metadata', d.metadata))`;
+    const updated = await sql<{ device_id: string }>`
+      update devices d
+      set (device_name, device_type, location, status, metadata) = ${next}, updated_at = now()
+      from (values ${sql.join(rows)}) as v(device_id, row)
+      where d.device_id = v.device_id
+        and ${next} is distinct from (d.device_name, d.device_type, d.location, d.status, d.metadata)
+      returning d.device_id`.execute(trx);
+    return { created: [...fresh], updated: updated.rows.map((r) => r.device_id) };
+  });
+}

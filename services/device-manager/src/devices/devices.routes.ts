@@ -6,15 +6,18 @@ import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
 import { errors, json, jsonBody } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
+import { IMPORT_TYPES, type ImportError, readImportFile } from './device-import.js';
 import {
   type DeviceRow,
   deleteDevice,
   findDevice,
   findDevices,
+  type ImportedDevice,
   insertDevice,
   recordHeartbeat,
   setConnectionStatus,
   updateDevice,
+  upsertDevices,
 } from './devices.repository.js';
 import {
   createDeviceBody,
@@ -22,6 +25,8 @@ import {
   deviceIdParam,
   deviceSchema,
   deviceStatusSchema,
+  importDeviceRow,
+  importResultSchema,
   listDevicesQuery,
   setStatusBody,
   updateDeviceBody,
@@ -218,6 +223,71 @@ export function createDevicesRoutes(db: Kysely<Database>) {
       );
       if (!device) notFound();
       return c.json(toDevice(device), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/devices/import',
+      tags,
+      security,
+      middleware: [requireRole('operator')],
+      summary: 'Register or update many devices from NDJSON or CSV; bad rows are reported, the rest applied',
+      request: {
+        body: {
+          content: Object.fromEntries(
+            IMPORT_TYPES.map((type) => [type, { schema: z.string().openapi({ description: 'the file' }) }]),
+          ),
+          required: true,
+        },
+      },
+      responses: { 200: json(importResultSchema, 'what the import did'), ...errors(400, 413, 415) },
+    }),
+    async (c) => {
+      const type = IMPORT_TYPES.find((t) => (c.req.header('content-type') ?? '').toLowerCase().startsWith(t));
+      if (!type) {
+        throw new ApiError('unsupported_media_type', `the file must be ${IMPORT_TYPES.join(' or ')}`);
+      }
+      const errors: ImportError[] = [];
+      const devices = new Map<string, { line: number; device: ImportedDevice }>();
+      for (const row of readImportFile(type, await c.req.text())) {
+        if (!('fields' in row)) {
+          errors.push(row);
+          continue;
+        }
+        const parsed = importDeviceRow.safeParse(row.fields);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          const field = issue?.path.map(String).join('.') || undefined;
+          errors.push({ line: row.line, error: `${field ? `${field}: ` : ''}${issue?.message}`, field });
+          continue;
+        }
+        const earlier = devices.get(parsed.data.device_id);
+        if (earlier) {
+          errors.push({
+            line: row.line,
+            error: `device_id repeats line ${earlier.line}`,
+            field: 'device_id',
+          });
+          continue;
+        }
+        devices.set(parsed.data.device_id, { line: row.line, device: parsed.data });
+      }
+      const { created, updated } = await upsertDevices(
+        db,
+        [...devices.values()].map((d) => d.device),
+      );
+      return c.json(
+        {
+          created: created.length,
+          updated: updated.length,
+          unchanged: devices.size - created.length - updated.length,
+          failed: errors.length,
+          errors: errors.sort((a, b) => a.line - b.line),
+        },
+        200,
+      );
     },
   );
 

@@ -38,6 +38,19 @@ export const createDeviceBody = z
   })
   .openapi('DeviceCreate');
 
+/** A row of a bulk import: as a new device, except that a status left out keeps the current one. */
+export const importDeviceRow = createDeviceBody.extend({ status: text(50).optional() });
+
+export const importResultSchema = z
+  .object({
+    created: z.number().int(),
+    updated: z.number().int(),
+    unchanged: z.number().int(),
+    failed: z.number().int(),
+    errors: z.array(z.object({ line: z.number().int(), error: z.string(), field: z.string().optional() })),
+  })
+  .openapi('DeviceImportResult');
+
 export const updateDeviceBody = z
   .object({
     device_name: text(255).optional(),

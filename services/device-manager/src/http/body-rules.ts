@@ -4,31 +4,40 @@ import { ApiError } from './api-errors.js';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 
+/** A route that takes other content than JSON, with its own size limit (bulk import). */
+export type BodyException = { maxBytes: number; types: readonly string[] };
+
 /**
- * Request bodies: at most `maxBytes` (413), and JSON (415) unless the route takes other types
- * (bulk import). A request without a body passes: the seed's POST …/heartbeat sends none.
+ * Request bodies: at most `maxBytes` (413), and JSON (415), except on the `exceptions` paths. A
+ * request without a body passes: the seed's POST …/heartbeat sends none.
  */
 export function bodyRules(options: {
   maxBytes: number;
-  otherTypes?: (path: string) => readonly string[];
-}): MiddlewareHandler[] {
-  const limit = bodyLimit({
-    maxSize: options.maxBytes,
-    onError: () => {
-      throw new ApiError('payload_too_large', `request body over ${options.maxBytes} bytes`);
-    },
-  });
-  const contentType: MiddlewareHandler = async (c, next) => {
+  exceptions?: Record<string, BodyException>;
+}): MiddlewareHandler {
+  const limiter = (maxBytes: number) =>
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: () => {
+        throw new ApiError('payload_too_large', `request body over ${maxBytes} bytes`);
+      },
+    });
+  const standard = limiter(options.maxBytes);
+  const special = new Map(
+    Object.entries(options.exceptions ?? {}).map(([path, e]) => [path, { ...e, limit: limiter(e.maxBytes) }]),
+  );
+  return async (c, next) => {
+    const exception = special.get(c.req.path);
     const hasBody =
       c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
     if (hasBody && ['POST', 'PUT', 'PATCH'].includes(c.req.method)) {
-      const type = c.req.header('content-type') ?? '';
-      const accepted = options.otherTypes?.(c.req.path) ?? [];
-      if (!JSON_TYPE.test(type) && !accepted.some((t) => type.toLowerCase().startsWith(t))) {
-        throw new ApiError('unsupported_media_type', 'request body must be application/json', undefined);
+      const type = (c.req.header('content-type') ?? '').toLowerCase();
+      const accepted = exception ? exception.types.some((t) => type.startsWith(t)) : JSON_TYPE.test(type);
+      if (!accepted) {
+        const expected = exception ? exception.types.join(' or ') : 'application/json';
+        throw new ApiError('unsupported_media_type', `request body must be ${expected}`);
       }
     }
-    await next();
+    return (exception?.limit ?? standard)(c, next);
   };
-  return [limit, contentType];
 }
