@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the local stack runs (as root, or through sudo). Go, Rust and Node
-# come with the machine; MinIO, InfluxDB 2 and Helm are built by `npm run stack:up` on first use.
+# Installs the Debian packages the local stack runs (as root, or through sudo), and python3-venv for
+# the API fuzzer. Go, Rust and Node come with the machine; MinIO, InfluxDB 2, Helm and schemathesis
+# (from PyPI) are built or installed by `npm run stack:up` on first use.
 set -euo pipefail
 
-packages=(postgresql mosquitto mosquitto-clients prometheus curl ca-certificates)
+packages=(postgresql mosquitto mosquitto-clients prometheus curl ca-certificates python3-venv)
 
 missing=()
 for pkg in "${packages[@]}"; do

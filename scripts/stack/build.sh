@@ -35,6 +35,22 @@ build_helm() {
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
+build_schemathesis() {
+  local dir=$cache_root/schemathesis-$SCHEMATHESIS_VERSION
+  # A virtualenv cannot be moved into place (its scripts name their own path), so a marker file
+  # says the install finished.
+  [ -f "$dir/.installed" ] && { echo "$dir/bin/st"; return; }
+  echo "installing schemathesis (first run only; cached at $dir)" >&2
+  rm -rf "$dir"
+  if ! { python3 -m venv "$dir" && "$dir/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; } >&2; then
+    rm -rf "$dir"
+    echo "install of schemathesis failed" >&2
+    return 1
+  fi
+  touch "$dir/.installed"
+  echo "$dir/bin/st"
+}
+
 build_influxd() {
   install_cached "$cache_root/influxd-$INFLUXDB_VERSION/influxd" influxd build_influxd_in_wrapper
 }

@@ -202,6 +202,7 @@ cmd_up() {
   build_minio >/dev/null
   build_influxd >/dev/null
   build_helm >/dev/null
+  build_schemathesis >/dev/null
   # A fresh broker database on every `up`: tests and benchmarks leave persistent sessions behind when
   # interrupted, and Debian's 2.0.11 never expires sessions restored from disk (upstream #2546), so
   # their queues would pile up for good. Restarting one server (`start mosquitto`) keeps its database.
@@ -298,6 +299,7 @@ export S3_CONSOLE_URL=http://127.0.0.1:$MINIO_CONSOLE_PORT
 export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 export PROMETHEUS_TARGETS_DIR=$state/prometheus/targets
 export HELM_BIN=$cache_root/helm-$HELM_VERSION/helm
+export SCHEMATHESIS_BIN=$cache_root/schemathesis-$SCHEMATHESIS_VERSION/bin/st
 ENV
 }
 

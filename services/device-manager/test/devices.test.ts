@@ -139,6 +139,23 @@ describe('devices', () => {
       ['GET', '/api/devices?sort=name', {}, 400, { code: 'invalid_request', field: 'sort' }],
       ['GET', '/api/devices?cursor=abc', {}, 400, { code: 'invalid_request', field: 'cursor' }],
       ['GET', '/api/nothing-here', {}, 404, { error: 'Not found', code: 'not_found' }],
+      // PostgreSQL cannot store NUL, and would replace a lone surrogate: both refused, by field.
+      [
+        'POST',
+        '/api/devices',
+        { json: { device_id: 'nul', device_name: 'a\u0000b' } },
+        400,
+        { error: 'device_name: must be well-formed text without NUL characters', field: 'device_name' },
+      ],
+      [
+        'POST',
+        '/api/devices',
+        { json: { device_id: 'sur', device_name: 'x', metadata: { k: '\ud800' } } },
+        400,
+        { code: 'invalid_request', field: 'metadata' },
+      ],
+      ['GET', '/api/devices?location=%00', {}, 400, { code: 'invalid_request', field: 'location' }],
+      ['GET', '/api/devices?label=a:%00', {}, 400, { code: 'invalid_request', field: 'label' }],
     ];
     for (const [method, path, options, status, body] of cases) {
       const response = await api.call(method, path, options);

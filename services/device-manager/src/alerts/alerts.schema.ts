@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { deviceId } from '../devices/devices.schema.js';
+import { storableText } from '../http/storable.js';
 
 export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
 
@@ -27,7 +28,7 @@ export const createAlertBody = z
       .regex(/^[a-z0-9_.-]{1,100}$/, 'must be 1 to 100 of a-z 0-9 _ . -')
       .default('general'),
     severity: z.enum(SEVERITIES).default('info'),
-    message: z.string().max(4000).default(''),
+    message: storableText().max(4000).default(''),
   })
   .openapi('AlertCreate');
 
@@ -37,7 +38,7 @@ export const listAlertsQuery = z.object({
   acknowledged: flag.optional().openapi({ description: 'true or false' }),
   resolved: flag.optional().openapi({ description: 'true or false' }),
   severity: z.enum(SEVERITIES).optional(),
-  alert_type: z.string().optional(),
+  alert_type: storableText().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional().openapi({ description: 'from the previous page’s X-Next-Cursor' }),
 });

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { ApiError } from '../http/api-errors.js';
 import { errors, json, jsonBody } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
+import { storableText } from '../http/storable.js';
 import { generateApiKey } from './api-key-secret.js';
 import { findApiKeys, insertApiKey, revokeApiKey } from './api-keys.repository.js';
 import { requireRole } from './authenticate.js';
@@ -51,7 +52,7 @@ export function createApiKeysRoutes(db: Kysely<Database>, onRevoke: () => void) 
       summary: 'Create an API key',
       request: {
         body: jsonBody(
-          z.object({ name: z.string().min(1).max(100), role: z.enum(ROLES) }).openapi('ApiKeyCreate'),
+          z.object({ name: storableText().min(1).max(100), role: z.enum(ROLES) }).openapi('ApiKeyCreate'),
         ),
       },
       responses: {

@@ -16,6 +16,7 @@ import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
 import { errors, json, jsonBody } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
+import { storableObject, storableText } from '../http/storable.js';
 import { sendCommand } from './command-dispatcher.js';
 import type { CommandPublisher } from './command-publisher.js';
 import {
@@ -56,7 +57,7 @@ const createCommandBody = z
           ? undefined
           : `Invalid command: ${String(issue.input)}. Valid commands: ${[...COMMAND_NAMES].sort().join(', ')}`,
     }),
-    params: z.record(z.string(), z.unknown()).default({}),
+    params: storableObject().default({}),
   })
   .openapi('CommandCreate');
 
@@ -190,7 +191,7 @@ export function createCommandsRoutes(deps: {
         params: cmdIdParam,
         body: jsonBody(
           z
-            .object({ result: z.enum(COMMAND_ACK_RESULTS), detail: z.string().max(1024).default('') })
+            .object({ result: z.enum(COMMAND_ACK_RESULTS), detail: storableText().max(1024).default('') })
             .openapi('CommandAck'),
         ),
       },

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { DEVICE_ID_PATTERN } from '@iot-meter/common';
+import { storableObject, storableText } from '../http/storable.js';
 
 export const deviceId = z
   .string()
@@ -13,19 +14,16 @@ export const deviceIdParam = z.object({
 });
 
 // The seed's own tests send metadata as a string holding JSON; an object is the documented form.
-const metadata = z.preprocess(
-  (value) => {
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value;
-    }
-  },
-  z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }),
-);
+const metadata = z.preprocess((value) => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}, storableObject());
 
-const text = (max: number) => z.string().min(1).max(max);
+const text = (max: number) => storableText().min(1).max(max);
 
 export const createDeviceBody = z
   .object({
@@ -82,15 +80,13 @@ export const deviceSchema = z
 
 export type Device = z.infer<typeof deviceSchema>;
 
-const label = z
-  .string()
+const label = storableText()
   .regex(/^[^:]+:.*$/, 'must be key:value')
   .openapi({ description: 'metadata label, `key:value`; repeat to require several' });
 
 // As in the seed, an empty filter value means no filter.
 const filter = (description: string) =>
-  z
-    .string()
+  storableText()
     .optional()
     .transform((v) => v || undefined)
     .openapi({ description });
@@ -112,7 +108,7 @@ export const listDevicesQuery = z.object({
 export const setStatusBody = z
   .object({
     connection_status: connectionStatus,
-    fw_version: z.string().min(1).max(64).optional(),
+    fw_version: storableText().min(1).max(64).optional(),
   })
   .openapi('DeviceStatusUpdate');
 

@@ -9,6 +9,7 @@ import { ApiError } from '../http/api-errors.js';
 import { decodeCursor, encodeCursor, setNextPage } from '../http/cursor.js';
 import { errors, json } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
+import { storableText } from '../http/storable.js';
 import { resolveTime } from '../metrics/time-range.js';
 import { type RawMessage, readSegment } from './archive-reader.js';
 import { findSegmentPage, findSegmentsInOrder, type SegmentQuery } from './archive-segments.repository.js';
@@ -89,7 +90,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
           kind,
           start: time(undefined, 'segments received from (relative, now(), or RFC 3339)'),
           stop: time(undefined, 'segments received before'),
-          prefix: z.string().max(512).optional().openapi({ description: 'object key prefix' }),
+          prefix: storableText().max(512).optional().openapi({ description: 'object key prefix' }),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           cursor: z.string().optional(),
         }),
