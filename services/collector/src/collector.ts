@@ -48,7 +48,7 @@ export async function startCollector(
   });
   const influx = createInflux(config);
   const objectStore = createObjectStore(config);
-  const db: Kysely<Database> = createDatabase<Database>(config);
+  const db: Kysely<Database> = createDatabase<Database>(config, { registry });
 
   const ingestor = new Ingestor({
     logger: logger.child({ module: 'ingest' }),

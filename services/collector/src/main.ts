@@ -1,47 +1,9 @@
-import {
-  createLogger,
-  createMetricsRegistry,
-  loadConfig,
-  onShutdown,
-  type ReadinessCheck,
-  serve,
-  startTracing,
-} from '@iot-meter/common';
-import { createApp, SERVICE } from './app.js';
-import { type Collector, startCollector } from './collector.js';
-import { collectorConfig } from './config.js';
+// Tracing starts before the rest of the service is loaded, so that its instrumentations hook `pg`
+// and `http` as they load.
+import { startTracing } from '@iot-meter/common/tracing';
 
-const config = loadConfig(collectorConfig, process.env);
-const logger = createLogger(SERVICE, config.LOG_LEVEL);
-const stopTracing = await startTracing(SERVICE, process.env);
-const registry = createMetricsRegistry(SERVICE);
-// Health answers while the collector waits for its stores; readiness follows the collector's checks.
-let collector: Collector | undefined;
-const readiness: ReadinessCheck[] = [
-  {
-    name: 'collector',
-    check: async () => {
-      if (!collector) throw new Error('starting');
-    },
-  },
-];
-const server = await serve(createApp(registry, readiness), config.PORT);
-logger.info({ port: server.port, clientId: config.MQTT_CLIENT_ID }, 'collector listening');
-onShutdown(logger, async () => {
-  await collector?.stop();
-  await server.close();
-  await stopTracing?.();
-});
-
+const stopTracing = await startTracing('collector', process.env);
+const { startService } = await import('./service.js');
 // `--drain`: take over a removed replica's client id, store what its session still holds, then end
 // the session, so scaling the StatefulSet down strands nothing (the chart runs this on scale-down).
-const drain = process.argv.includes('--drain');
-collector = await startCollector(config, logger, registry, { drain });
-readiness.push(...collector.readiness);
-if (drain) {
-  await collector.drained(config.DRAIN_QUIET_MS);
-  await collector.stop({ endSession: true });
-  logger.info({ clientId: config.MQTT_CLIENT_ID }, 'session drained and ended');
-  await server.close();
-  process.exit(0);
-}
+await startService(stopTracing, process.argv.includes('--drain'));

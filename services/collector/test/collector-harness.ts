@@ -4,10 +4,16 @@ import {
   createLogger,
   createMetricsRegistry,
   createObjectStore,
+  influxEnv,
   loadConfig,
   readArchiveRecords,
 } from '@iot-meter/common';
-import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
+import {
+  createTestDatabase,
+  createTestInfluxBucket,
+  type TestDatabase,
+  type TestInfluxBucket,
+} from '@iot-meter/common/testing';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Collector, startCollector } from '../src/collector.js';
 import { type CollectorConfig, collectorConfig } from '../src/config.js';
@@ -20,15 +26,17 @@ export class CollectorHarness {
   readonly run = randomBytes(4).toString('hex');
   config!: CollectorConfig;
   database!: TestDatabase;
+  influx!: TestInfluxBucket;
   readonly registry = createMetricsRegistry('collector');
   private collector: Collector | undefined;
   private publishers: MqttClient[] = [];
 
   constructor(private readonly stackEnv: Record<string, string>) {}
 
-  /** Creates the test database; the collector creates its bucket itself. */
+  /** Creates the test database and InfluxDB bucket; the collector creates its S3 bucket itself. */
   async prepare(): Promise<void> {
     this.database ??= await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
+    this.influx ??= await createTestInfluxBucket(loadConfig(influxEnv, this.stackEnv), 'collector-test');
     this.config = loadConfig(collectorConfig, this.env());
   }
 
@@ -37,6 +45,7 @@ export class CollectorHarness {
     return {
       ...this.stackEnv,
       DATABASE_URL: this.database.url,
+      INFLUX_BUCKET: this.influx.name,
       S3_BUCKET: `collector-${this.run}`,
       MQTT_SHARE_GROUP: `test-${this.run}`,
       MQTT_CLIENT_ID: `test-${this.run}-0`,
@@ -82,6 +91,7 @@ export class CollectorHarness {
     await store.removeObjects(this.config.S3_BUCKET, names);
     await store.removeBucket(this.config.S3_BUCKET);
     await this.database.drop();
+    await this.influx.drop();
   }
 
   /** A device-side client; it reconnects and resends unacknowledged messages after a broker restart. */

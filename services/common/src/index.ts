@@ -17,4 +17,3 @@ export * from './protocol/topics.js';
 export * from './storage/database.js';
 export * from './storage/influx.js';
 export * from './storage/object-store.js';
-export * from './tracing/start-tracing.js';

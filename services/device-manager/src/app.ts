@@ -23,11 +23,11 @@ import { createDevicesRoutes } from './devices/devices.routes.js';
 import { ApiError, createErrorHandler, errorResponse } from './http/api-errors.js';
 import { bodyRules } from './http/body-rules.js';
 import { createRateLimiter } from './http/rate-limiter.js';
-import { requestMetrics } from './http/request-metrics.js';
 import { createRouter } from './http/router.js';
 import { createMetricsRoutes } from './metrics/metrics.routes.js';
 import { createRawDataRoutes } from './raw-data/raw-data.routes.js';
 import { createStatsRoutes } from './stats/stats.routes.js';
+import { requestTelemetry } from './telemetry/request-telemetry.js';
 
 export const SERVICE = 'device-manager';
 
@@ -63,7 +63,7 @@ export function createApp(deps: AppDependencies) {
   const app = createRouter();
   app.onError(createErrorHandler(logger));
   app.notFound((c) => errorResponse(c, 'not_found', 'Not found'));
-  app.use('*', requestMetrics(registry));
+  app.use('*', requestTelemetry(registry));
   if (config.CORS_ORIGINS.length > 0) app.use('/api/*', cors({ origin: config.CORS_ORIGINS }));
 
   const clientLimit = createRateLimiter({

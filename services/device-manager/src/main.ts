@@ -1,72 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import {
-  createDatabase,
-  createInflux,
-  createLogger,
-  createObjectStore,
-  loadConfig,
-  onShutdown,
-  serve,
-  startTracing,
-} from '@iot-meter/common';
-import { sql } from 'kysely';
-import { createApp, SERVICE } from './app.js';
-import { startCommandDispatcher } from './commands/command-dispatcher.js';
-import { createCommandPublisher } from './commands/command-publisher.js';
-import { deviceManagerConfig } from './config.js';
+// Tracing starts before the rest of the service is loaded, so that its instrumentations hook `pg`
+// and `http` as they load.
+import { startTracing } from '@iot-meter/common/tracing';
 
-const config = loadConfig(deviceManagerConfig, process.env);
-const logger = createLogger(SERVICE, config.LOG_LEVEL);
-const stopTracing = await startTracing(SERVICE, process.env);
-const db = createDatabase(config);
-const objectStore = createObjectStore(config);
-const commands = createCommandPublisher({
-  url: config.MQTT_URL,
-  username: config.MQTT_USERNAME,
-  password: config.MQTT_PASSWORD,
-  clientId: `device-manager-${randomBytes(4).toString('hex')}`,
-  timeoutMs: config.COMMAND_PUBLISH_TIMEOUT_MS,
-  logger,
-});
-const stopDispatcher = startCommandDispatcher({
-  db,
-  publisher: commands,
-  ackTimeoutSeconds: config.COMMAND_ACK_TIMEOUT_SECONDS,
-  intervalMs: config.COMMAND_RETRY_INTERVAL_MS,
-  logger,
-});
-if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys already in the database work');
-
-const app = createApp({
-  db,
-  influx: { query: createInflux(config).getQueryApi(config.INFLUX_ORG), bucket: config.INFLUX_BUCKET },
-  archive: { store: objectStore, bucket: config.S3_BUCKET },
-  commands,
-  logger,
-  config,
-  readiness: [
-    { name: 'postgres', check: async () => void (await sql`select 1`.execute(db)) },
-    {
-      name: 'influxdb',
-      check: async () => {
-        const response = await fetch(new URL('/health', config.INFLUX_URL));
-        if (!response.ok) throw new Error(`health ${response.status}`);
-      },
-    },
-    {
-      name: 'object_store',
-      // Reachable is enough: the collectors create the bucket, and until then there is nothing to read.
-      check: async () => void (await objectStore.bucketExists(config.S3_BUCKET)),
-    },
-  ],
-});
-const server = await serve(app, config.PORT);
-logger.info({ port: server.port }, 'device-manager listening');
-
-onShutdown(logger, async () => {
-  await server.close();
-  stopDispatcher();
-  await commands.close();
-  await db.destroy();
-  await stopTracing?.();
-});
+const stopTracing = await startTracing('device-manager', process.env);
+const { startService } = await import('./service.js');
+await startService(stopTracing);

@@ -7,7 +7,12 @@ import {
   loadConfig,
   s3Env,
 } from '@iot-meter/common';
-import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
+import {
+  createTestDatabase,
+  createTestInfluxBucket,
+  type TestDatabase,
+  type TestInfluxBucket,
+} from '@iot-meter/common/testing';
 import type { Client } from 'minio';
 import { createApp } from '../src/app.js';
 import { type CommandPublisher, createCommandPublisher } from '../src/commands/command-publisher.js';
@@ -21,6 +26,8 @@ export class ApiHarness {
   /** A bucket of this harness's own in the stack's MinIO, for the archive. */
   readonly bucket = `dm-test-${randomBytes(4).toString('hex')}`;
   store!: Client;
+  /** An InfluxDB bucket of this harness's own, so tests never see each other's points. */
+  influx!: TestInfluxBucket;
   commands!: CommandPublisher;
   app!: ReturnType<typeof createApp>;
 
@@ -31,6 +38,7 @@ export class ApiHarness {
   async start(config: Partial<DeviceManagerConfig> = {}, options: { mqttUrl?: string } = {}) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
     const influx = loadConfig(influxEnv, this.stackEnv);
+    this.influx = await createTestInfluxBucket(influx, 'dm-test');
     this.commands = createCommandPublisher({
       url: options.mqttUrl ?? this.stackEnv.MQTT_URL ?? '',
       clientId: `dm-test-${randomBytes(4).toString('hex')}`,
@@ -41,7 +49,7 @@ export class ApiHarness {
     await this.store.makeBucket(this.bucket);
     this.app = createApp({
       db: this.database.db,
-      influx: { query: createInflux(influx).getQueryApi(influx.INFLUX_ORG), bucket: influx.INFLUX_BUCKET },
+      influx: { query: createInflux(influx).getQueryApi(influx.INFLUX_ORG), bucket: this.influx.name },
       archive: { store: this.store, bucket: this.bucket },
       commands: this.commands,
       logger: this.logger,
@@ -86,6 +94,14 @@ export class ApiHarness {
     return { status: response.status, headers: response.headers, text, json };
   }
 
+  /** Writes line protocol (millisecond times) into this harness's bucket. */
+  async writePoints(lines: string[]) {
+    const influx = loadConfig(influxEnv, this.stackEnv);
+    const write = createInflux(influx).getWriteApi(influx.INFLUX_ORG, this.influx.name, 'ms');
+    write.writeRecords(lines);
+    await write.close();
+  }
+
   async dispose() {
     await this.commands.close();
     await this.database?.drop();
@@ -95,5 +111,6 @@ export class ApiHarness {
       objects.map((o) => o.name ?? ''),
     );
     await this.store.removeBucket(this.bucket);
+    await this.influx.drop();
   }
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createInflux, influxEnv, loadConfig } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApiHarness } from './api-harness.js';
 
@@ -10,18 +9,15 @@ const device = `metrics-${randomBytes(4).toString('hex')}`;
 const base = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
+const lines = Array.from({ length: 120 }, (_, i) => [
+  `iot_telemetry,device_id=${device},metric=temperature,unit=Cel value=${i} ${base + i * 1000}`,
+  `iot_telemetry,device_id=${device},metric=humidity value=${50 + (i % 2)} ${base + i * 1000}`,
+]).flat();
+
 beforeAll(async () => {
   await api.start();
   await api.call('POST', '/api/devices', { json: { device_id: device, device_name: 'Metrics' } });
-  const config = loadConfig(influxEnv, stackEnv);
-  const write = createInflux(config).getWriteApi(config.INFLUX_ORG, config.INFLUX_BUCKET, 'ms');
-  const lines = [];
-  for (let i = 0; i < 120; i += 1) {
-    lines.push(`iot_telemetry,device_id=${device},metric=temperature,unit=Cel value=${i} ${base + i * 1000}`);
-    lines.push(`iot_telemetry,device_id=${device},metric=humidity value=${50 + (i % 2)} ${base + i * 1000}`);
-  }
-  write.writeRecords(lines);
-  await write.close();
+  await api.writePoints(lines);
 });
 afterAll(() => api.dispose());
 
@@ -103,6 +99,7 @@ describe('metrics', () => {
     await capped.start({ API_METRICS_MAX_POINTS: 100 });
     try {
       await capped.call('POST', '/api/devices', { json: { device_id: device, device_name: 'Metrics' } });
+      await capped.writePoints(lines);
       const over = await capped.call('GET', `/api/devices/${device}/metrics?${range}`);
       expect(over.status).toBe(422);
       expect(over.json).toMatchObject({ code: 'too_many_points' });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createInflux, influxEnv, loadConfig, serve } from '@iot-meter/common';
+import { serve } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_KEY, ApiHarness } from './api-harness.js';
 
@@ -63,28 +63,13 @@ beforeAll(async () => {
   });
   await writePoints();
 });
-/** Points for device-001 in the shared bucket: only this run's (earlier runs' are deleted first). */
+/** Points for device-001 (in the harness's own bucket) and an archive index row. */
 async function writePoints() {
-  const config = loadConfig(influxEnv, stackEnv);
-  const url = new URL('/api/v2/delete', config.INFLUX_URL);
-  url.search = new URLSearchParams({ org: config.INFLUX_ORG, bucket: config.INFLUX_BUCKET }).toString();
-  const deleted = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Token ${config.INFLUX_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      start: '1970-01-01T00:00:00Z',
-      stop: iso(NOW + 3_600_000),
-      predicate: '_measurement="iot_telemetry" AND device_id="device-001"',
-    }),
-  });
-  expect(deleted.status).toBe(204);
-  const write = createInflux(config).getWriteApi(config.INFLUX_ORG, config.INFLUX_BUCKET, 'ms');
-  write.writeRecords([
+  await api.writePoints([
     `iot_telemetry,device_id=device-001,metric=temperature,unit=celsius value=23.5 ${NOW - 1_800_000}`,
     `iot_telemetry,device_id=device-001,metric=humidity value=60 ${NOW - 1_800_000}`,
     `iot_telemetry,device_id=device-001,metric=temperature,unit=celsius value=21 ${NOW - 3 * 3_600_000}`,
   ]);
-  await write.close();
   await api.database.db
     .insertInto('archive_segments')
     .values({

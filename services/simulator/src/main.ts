@@ -1,4 +1,5 @@
-import { createLogger, loadConfig, startTracing } from '@iot-meter/common';
+import { createLogger, loadConfig } from '@iot-meter/common';
+import { startTracing } from '@iot-meter/common/tracing';
 import { simulatorConfig } from './config.js';
 
 const SERVICE = 'simulator';

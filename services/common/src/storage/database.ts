@@ -1,11 +1,16 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { Gauge, type Registry } from 'prom-client';
 import type { DatabaseEnv } from '../config/env-schemas.js';
 
-/** A kysely instance over a pg pool; `destroy()` closes the pool. */
+/**
+ * A kysely instance over a pg pool; `destroy()` closes the pool. With a registry, the pool's
+ * connections are exported as `db_pool_connections{state="total|idle|waiting"}` (waiting: queued
+ * queries), read from the pool at each scrape.
+ */
 export function createDatabase<Schema>(
   config: DatabaseEnv,
-  options: { maxConnections?: number } = {},
+  options: { maxConnections?: number; registry?: Registry } = {},
 ): Kysely<Schema> {
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
@@ -14,5 +19,18 @@ export function createDatabase<Schema>(
   // An idle client whose server went away emits here; unhandled, that would end the process. The
   // pool drops the client, and the next query reconnects or fails to its caller, who retries.
   pool.on('error', () => {});
+  if (options.registry) {
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'PostgreSQL pool: connections open (total), idle, and queries waiting for one',
+      labelNames: ['state'],
+      registers: [options.registry],
+      collect() {
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+  }
   return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
 }

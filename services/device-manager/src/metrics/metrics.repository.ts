@@ -7,6 +7,7 @@ import {
   fluxString,
   type QueryApi,
 } from '@influxdata/influxdb-client';
+import { tracedCall } from '../telemetry/traced-call.js';
 
 export const AGGREGATES = ['mean', 'min', 'max', 'sum', 'count', 'last'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
@@ -38,14 +39,16 @@ export async function findMetricPoints(
   const window = request.aggregate
     ? flux`|> aggregateWindow(every: ${fluxDuration(`${request.aggregate.everyMs}ms`)}, fn: ${fluxExpression(request.aggregate.fn)}, createEmpty: false)`
     : fluxExpression('');
-  const rows = await query.collectRows<Row>(flux`from(bucket: ${fluxString(bucket)})
+  const rows = await tracedCall('influxdb query', { 'db.system': 'influxdb', 'db.namespace': bucket }, () =>
+    query.collectRows<Row>(flux`from(bucket: ${fluxString(bucket)})
   |> range(start: ${fluxDateTime(request.start.toISOString())}, stop: ${fluxDateTime(request.stop.toISOString())})
   |> filter(fn: (r) => r._measurement == "iot_telemetry" and r._field == "value" and r.device_id == ${fluxString(request.deviceId)})
   ${metricFilter}
   ${window}
   |> group()
   |> sort(columns: ["_time", "metric"])
-  |> limit(n: ${fluxInteger(request.maxPoints + 1)})`);
+  |> limit(n: ${fluxInteger(request.maxPoints + 1)})`),
+  );
   return rows.map((r) => ({
     time: r._time,
     device_id: request.deviceId,
@@ -57,12 +60,14 @@ export async function findMetricPoints(
 
 /** Each metric's newest point in the last 30 days. */
 export async function findLatestValues(query: QueryApi, bucket: string, deviceId: string) {
-  const rows = await query.collectRows<Row>(flux`from(bucket: ${fluxString(bucket)})
+  const rows = await tracedCall('influxdb query', { 'db.system': 'influxdb', 'db.namespace': bucket }, () =>
+    query.collectRows<Row>(flux`from(bucket: ${fluxString(bucket)})
   |> range(start: -30d)
   |> filter(fn: (r) => r._measurement == "iot_telemetry" and r._field == "value" and r.device_id == ${fluxString(deviceId)})
   |> last()
   |> group()
-  |> sort(columns: ["metric"])`);
+  |> sort(columns: ["metric"])`),
+  );
   return rows.map((r) => ({
     metric: r.metric,
     value: Number(r._value),

@@ -1,5 +1,6 @@
 import { type ArchiveHeader, readArchiveRecords } from '@iot-meter/common';
 import type { Client } from 'minio';
+import { tracedCall } from '../telemetry/traced-call.js';
 import type { Segment } from './archive-segments.repository.js';
 
 /** A raw message as the API shows it: its archive header and its payload, text or base64. */
@@ -28,15 +29,22 @@ export async function* readSegment(
   segment: Segment,
   range: { start?: Date; stop?: Date },
 ): AsyncGenerator<RawMessage> {
-  const stream = await store.getPartialObject(
-    bucket,
-    segment.object_key,
-    Number(segment.byte_offset),
-    Number(segment.byte_length),
+  const bytes = await tracedCall(
+    's3 get range',
+    { 'aws.s3.bucket': bucket, 'aws.s3.key': segment.object_key },
+    async () => {
+      const stream = await store.getPartialObject(
+        bucket,
+        segment.object_key,
+        Number(segment.byte_offset),
+        Number(segment.byte_length),
+      );
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
   );
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  for (const { header, payload } of readArchiveRecords(Buffer.concat(chunks))) {
+  for (const { header, payload } of readArchiveRecords(bytes)) {
     const at = Date.parse(header.received_at);
     if ((range.start && at < range.start.getTime()) || (range.stop && at >= range.stop.getTime())) continue;
     yield toRawMessage(header, payload);

@@ -1,9 +1,13 @@
+import { trace } from '@opentelemetry/api';
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-/** Request counts and latency by method, route template and status (unmatched paths share one label). */
-export function requestMetrics(registry: Registry): MiddlewareHandler {
+/**
+ * Request counts and latency by method, route template and status (unmatched paths share one
+ * label), and the route on the request's trace span (which the HTTP instrumentation opens).
+ */
+export function requestTelemetry(registry: Registry): MiddlewareHandler {
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = new Counter({
     name: 'http_requests_total',
@@ -28,6 +32,9 @@ export function requestMetrics(registry: Registry): MiddlewareHandler {
       status: String(c.res.status),
     };
     requests.inc(labels);
+    const span = trace.getActiveSpan();
+    span?.setAttribute('http.route', labels.route);
+    span?.updateName(`${labels.method} ${labels.route}`);
     duration.observe(labels, (performance.now() - started) / 1000);
   };
 }
