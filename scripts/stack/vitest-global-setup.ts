@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { readStackEnv } from './stack-env.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,19 +20,9 @@ export default function setup(project: TestProject): () => void {
   execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
   const wasUp = spawnSync('bash', [stack, 'status'], { stdio: 'ignore' }).status === 0;
   execFileSync('bash', [stack, 'up'], { stdio: 'inherit' });
-  project.provide('stackEnv', parseExports(execFileSync('bash', [stack, 'env'], { encoding: 'utf8' })));
+  project.provide('stackEnv', readStackEnv());
   return () => {
     if (!wasUp && process.env.IOT_STACK_KEEP !== '1')
       execFileSync('bash', [stack, 'down'], { stdio: 'inherit' });
   };
-}
-
-/** Parses `export NAME=value` lines. */
-export function parseExports(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) env[match[1]] = match[2];
-  }
-  return env;
 }

@@ -8,6 +8,7 @@ import { parseArgs, promisify } from 'node:util';
 import { createInflux, createObjectStore, loadConfig } from '@iot-meter/common';
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
+import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import { collectorConfig } from '../src/config.js';
 import { createInfluxWriter } from '../src/timeseries/influx-writer.js';
 import { toLineProtocol } from '../src/timeseries/line-protocol.js';
@@ -20,15 +21,7 @@ const { values: args } = parseArgs({
   options: { messages: { type: 'string', default: '200000' }, json: { type: 'boolean', default: false } },
 });
 const N = Number(args.messages);
-const stackEnv = Object.fromEntries(
-  (
-    await run('bash', [fileURLToPath(new URL('../../../scripts/stack/stack.sh', import.meta.url)), 'env'])
-  ).stdout
-    .split('\n')
-    .map((line) => /^export ([A-Z0-9_]+)=(.*)$/.exec(line))
-    .filter((m) => m !== null)
-    .map((m) => [m[1], m[2]]),
-) as Record<string, string>;
+const stackEnv = readStackEnv();
 const id = randomBytes(3).toString('hex');
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const results: Record<string, number> = {};

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseExports } from '../../../scripts/stack/vitest-global-setup.js';
+import { parseExports } from '../../../scripts/stack/stack-env.js';
 
 const script = fileURLToPath(new URL('../../../scripts/stack/stack.sh', import.meta.url));
 

@@ -1,15 +1,16 @@
 // npm run bench:api [-- --duration S --json]: the API's throughput and latency on the local stack,
 // against a bare hono hello-world measured in the same run. Each server runs in its own process
 // and autocannon drives it with 50 connections from this one.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { serve as serveNode } from '@hono/node-server';
 import { createInflux, influxEnv, loadConfig } from '@iot-meter/common';
 import { createTestDatabase } from '@iot-meter/common/testing';
 import autocannon from 'autocannon';
 import { Hono } from 'hono';
+import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,18 +33,7 @@ if (args['serve-hello']) {
 async function main() {
   const duration = Number(args.duration);
   const connections = Number(args.connections);
-  const stackEnv = Object.fromEntries(
-    (
-      await promisify(execFile)('bash', [
-        fileURLToPath(new URL('../../../scripts/stack/stack.sh', import.meta.url)),
-        'env',
-      ])
-    ).stdout
-      .split('\n')
-      .map((line) => /^export ([A-Z0-9_]+)=(.*)$/.exec(line))
-      .filter((m) => m !== null)
-      .map((m) => [m[1], m[2]]),
-  ) as Record<string, string>;
+  const stackEnv = readStackEnv();
   const key = randomBytes(24).toString('hex');
   const database = await createTestDatabase(stackEnv.DATABASE_URL ?? '');
   const children: ChildProcess[] = [];
