@@ -20,12 +20,16 @@ beforeAll(async () => {
   device = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', { protocolVersion: 5, clean: true });
   await device.subscribeAsync(['iot/cmd-1/command', 'iot/cmd-2/command'], { qos: 1 });
   device.on('message', (topic, payload) => received.push({ topic, message: JSON.parse(payload.toString()) }));
-  await new Promise((r) => setTimeout(r, 200)); // the harness's publisher connects
+  await untilConnected();
 });
 afterAll(async () => {
   await device?.endAsync();
   await api.dispose();
 });
+
+async function untilConnected() {
+  for (let i = 0; i < 250 && !api.commands.isConnected(); i += 1) await new Promise((r) => setTimeout(r, 20));
+}
 
 async function waitForMessages(count: number) {
   for (let i = 0; i < 100 && received.length < count; i += 1) await new Promise((r) => setTimeout(r, 20));
@@ -193,6 +197,7 @@ describe('commands', () => {
         timedOut: 0,
       });
       // The broker is back (here: a publisher that reaches it).
+      await untilConnected();
       expect(await dispatchCommands({ ...round, publisher: api.commands })).toEqual({ sent: 1, timedOut: 0 });
       expect(await waitForMessages(1)).toMatchObject([
         { topic: 'iot/cmd-2/command', message: { cmd_id, cmd: 'request_status' } },

@@ -4,6 +4,8 @@ import mqtt from 'mqtt';
 /** Sends commands to devices; resolves once the broker acknowledged the publish. */
 export type CommandPublisher = {
   publish(deviceId: string, message: CommandMessage): Promise<void>;
+  /** Whether the broker connection is up (a publish now can succeed). */
+  isConnected(): boolean;
   close(): Promise<void>;
 };
 
@@ -49,6 +51,7 @@ export function createCommandPublisher(options: {
         clearTimeout(timer);
       }
     },
+    isConnected: () => client.connected,
     close: () => client.endAsync(),
   };
 }
