@@ -20,6 +20,7 @@ import { createCommandsRoutes } from './commands/commands.routes.js';
 import type { DeviceManagerConfig } from './config.js';
 import { IMPORT_TYPES } from './devices/device-import.js';
 import { createDevicesRoutes } from './devices/devices.routes.js';
+import { createAllowedMethods } from './http/allowed-methods.js';
 import { ApiError, createErrorHandler, errorResponse } from './http/api-errors.js';
 import { bodyRules } from './http/body-rules.js';
 import { createRateLimiter } from './http/rate-limiter.js';
@@ -62,7 +63,13 @@ export function createApp(deps: AppDependencies) {
   const registry = deps.registry ?? createMetricsRegistry(SERVICE);
   const app = createRouter();
   app.onError(createErrorHandler(logger));
-  app.notFound((c) => errorResponse(c, 'not_found', 'Not found'));
+  const allowedMethods = createAllowedMethods(app);
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length === 0) return errorResponse(c, 'not_found', 'Not found');
+    c.header('Allow', allowed.join(', '));
+    return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed here`);
+  });
   app.use('*', requestTelemetry(registry));
   if (config.CORS_ORIGINS.length > 0) app.use('/api/*', cors({ origin: config.CORS_ORIGINS }));
 

@@ -139,6 +139,14 @@ describe('devices', () => {
       ['GET', '/api/devices?sort=name', {}, 400, { code: 'invalid_request', field: 'sort' }],
       ['GET', '/api/devices?cursor=abc', {}, 400, { code: 'invalid_request', field: 'cursor' }],
       ['GET', '/api/nothing-here', {}, 404, { error: 'Not found', code: 'not_found' }],
+      [
+        'PATCH',
+        '/api/devices/dup-1',
+        {},
+        405,
+        { error: 'PATCH is not allowed here', code: 'method_not_allowed' },
+      ],
+      ['DELETE', '/api/stats', {}, 405, { code: 'method_not_allowed' }],
       // PostgreSQL cannot store NUL, and would replace a lone surrogate: both refused, by field.
       [
         'POST',
@@ -166,6 +174,12 @@ describe('devices', () => {
         body,
       });
     }
+  });
+
+  it('names the allowed methods when a path exists but the method does not', async () => {
+    const r = await api.call('PATCH', '/api/devices/dup-1');
+    expect(r.headers.get('allow')).toBe('DELETE, GET, PUT');
+    expect((await api.call('OPTIONS', '/api/devices')).headers.get('allow')).toBe('GET, POST');
   });
 
   it('pages through a filtered list with cursors, in either order', async () => {

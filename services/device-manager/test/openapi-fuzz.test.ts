@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serve } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -25,6 +28,7 @@ describe('schema-driven fuzzing of the API', () => {
   it('finds no server error and no answer that breaks the OpenAPI document', {
     timeout: 300_000,
   }, async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'schemathesis-'));
     const checks = [
       'not_a_server_error',
       'status_code_conformance',
@@ -40,7 +44,8 @@ describe('schema-driven fuzzing of the API', () => {
         ...['-H', `Authorization: Bearer ${ADMIN_KEY}`],
         ...['--checks', checks.join(','), '--max-examples', '25', '-w', '1', '--no-color'],
       ],
-      { maxBuffer: 1 << 26, env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' } },
+      // Its caches (.schemathesis, .hypothesis) go to a scratch folder, never into the checkout.
+      { maxBuffer: 1 << 26, cwd: scratch, env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' } },
     ).catch((err: { stdout?: string; code?: number }) => ({ stdout: err.stdout ?? '', code: err.code }));
     const summary = /(\d+) generated, (\d+) passed/.exec(result.stdout);
     // On failure the whole report (with curl lines to reproduce) is the message.
@@ -50,5 +55,6 @@ describe('schema-driven fuzzing of the API', () => {
     });
     expect(Number(summary?.[1])).toBeGreaterThan(1000);
     expect(summary?.[2]).toBe(summary?.[1]);
+    await rm(scratch, { recursive: true, force: true });
   });
 });
