@@ -71,3 +71,18 @@ describe('PostgreSQL through pg and kysely', () => {
     });
   });
 });
+
+describe('a connection that the server ends', () => {
+  it('fails the transaction that held it, not the process, and the pool goes on', async () => {
+    const failed = db.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+      await sql`select pg_terminate_backend(${rows[0]?.pid})`.execute(admin);
+      // The reset reaches the client while it is checked out and idle: no query is listening.
+      await new Promise((r) => setTimeout(r, 300));
+      await sql`select 1`.execute(trx);
+    });
+    await expect(failed).rejects.toThrow();
+    const { rows } = await sql<{ one: number }>`select 1 as one`.execute(db);
+    expect(rows).toEqual([{ one: 1 }]);
+  });
+});

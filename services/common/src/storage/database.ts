@@ -16,9 +16,12 @@ export function createDatabase<Schema>(
     connectionString: config.DATABASE_URL,
     max: options.maxConnections ?? 10,
   });
-  // An idle client whose server went away emits here; unhandled, that would end the process. The
-  // pool drops the client, and the next query reconnects or fails to its caller, who retries.
+  // A client whose server goes away emits 'error': an idle one on the pool, a checked-out one (a
+  // transaction between two queries) on itself. Unhandled, either ends the process (seen in the
+  // fault suite: PostgreSQL stopped while a collector's transaction held a client). The pool drops
+  // the client, and the query in flight or the next one fails to its caller, who retries.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (options.registry) {
     new Gauge({
       name: 'db_pool_connections',
