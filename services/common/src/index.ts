@@ -17,3 +17,4 @@ export * from './protocol/topics.js';
 export * from './storage/database.js';
 export * from './storage/influx.js';
 export * from './storage/object-store.js';
+export * from './tracing/run-in-span.js';

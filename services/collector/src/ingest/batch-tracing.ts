@@ -1,4 +1,5 @@
-import { context, type Link, ROOT_CONTEXT, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import { runInSpan } from '@iot-meter/common';
+import { type Link, ROOT_CONTEXT, type Tracer, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Batch } from './batch.js';
 
@@ -37,13 +38,5 @@ export async function traceBatch(tracer: Tracer, batch: Batch, attempt: number, 
     },
     ROOT_CONTEXT,
   );
-  try {
-    await context.with(trace.setSpan(context.active(), span), work);
-  } catch (err) {
-    span.recordException(err as Error);
-    span.setStatus({ code: SpanStatusCode.ERROR });
-    throw err;
-  } finally {
-    span.end();
-  }
+  await runInSpan(span, work);
 }

@@ -6,7 +6,7 @@ import { deviceIdParam } from '../devices/devices.schema.js';
 import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
-import { errors, json, jsonBody } from '../http/openapi-helpers.js';
+import { errors, json, jsonBody, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { acknowledgeAlert, findAlerts, insertAlert, resolveAlert } from './alerts.repository.js';
 import {
@@ -19,8 +19,6 @@ import {
 } from './alerts.schema.js';
 
 const tags = ['alerts'];
-const security = [{ bearerAuth: [] }];
-const pageHeaders = z.object({ 'X-Next-Cursor': z.string().optional(), Link: z.string().optional() });
 
 type AlertRow = Awaited<ReturnType<typeof insertAlert>>;
 

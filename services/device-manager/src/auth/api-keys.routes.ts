@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { ApiError } from '../http/api-errors.js';
-import { errors, json, jsonBody } from '../http/openapi-helpers.js';
+import { errors, json, jsonBody, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { storableText } from '../http/storable.js';
 import { generateApiKey } from './api-key-secret.js';
@@ -11,7 +11,6 @@ import { requireRole } from './authenticate.js';
 import { ROLES } from './principal.js';
 
 const tags = ['api keys'];
-const security = [{ bearerAuth: [] }];
 
 const apiKeySchema = z
   .object({

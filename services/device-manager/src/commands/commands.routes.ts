@@ -14,7 +14,8 @@ import { deviceIdParam } from '../devices/devices.schema.js';
 import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
-import { errors, json, jsonBody } from '../http/openapi-helpers.js';
+import { describeIssue } from '../http/describe-issue.js';
+import { errors, json, jsonBody, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { storableObject, storableText } from '../http/storable.js';
 import { sendCommand } from './command-dispatcher.js';
@@ -28,7 +29,6 @@ import {
 } from './commands.repository.js';
 
 const tags = ['commands'];
-const security = [{ bearerAuth: [] }];
 const STATUSES = ['pending', 'sent', ...COMMAND_ACK_RESULTS, 'timeout'] as const;
 
 const commandSchema = z
@@ -105,9 +105,8 @@ export function createCommandsRoutes(deps: {
       const body = c.req.valid('json');
       const params = COMMAND_PARAMS[body.cmd as keyof typeof COMMAND_PARAMS].safeParse(body.params);
       if (!params.success) {
-        const issue = params.error.issues[0];
-        const field = ['params', ...(issue?.path ?? []).map(String)].join('.');
-        throw new ApiError('invalid_request', `${field}: ${issue?.message ?? 'invalid'}`, field);
+        const { field, message } = describeIssue(params.error, { prefix: ['params'] });
+        throw new ApiError('invalid_request', message, field);
       }
       await requireDevice(db, device_id);
       const command = await insertCommand(db, {
@@ -148,7 +147,10 @@ export function createCommandsRoutes(deps: {
           cursor: z.string().optional(),
         }),
       },
-      responses: { 200: json(z.array(commandSchema), 'one page of commands'), ...errors(400, 404) },
+      responses: {
+        200: { ...json(z.array(commandSchema), 'one page of commands'), headers: pageHeaders },
+        ...errors(400, 404),
+      },
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');

@@ -4,7 +4,8 @@ import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
 import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
-import { errors, json, jsonBody } from '../http/openapi-helpers.js';
+import { describeIssue } from '../http/describe-issue.js';
+import { errors, json, jsonBody, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { IMPORT_TYPES, type ImportError, readImportFile } from './device-import.js';
 import {
@@ -33,7 +34,6 @@ import {
 } from './devices.schema.js';
 
 const tags = ['devices'];
-const security = [{ bearerAuth: [] }];
 const message = z.object({ message: z.string() });
 
 export function toDevice({ created_at_key: _, ...row }: DeviceRow): Device {
@@ -64,10 +64,7 @@ export function createDevicesRoutes(db: Kysely<Database>) {
       responses: {
         200: {
           ...json(z.array(deviceSchema), 'one page of devices'),
-          headers: z.object({
-            'X-Next-Cursor': z.string().optional(),
-            Link: z.string().optional(),
-          }),
+          headers: pageHeaders,
         },
         ...errors(400),
       },
@@ -258,9 +255,8 @@ export function createDevicesRoutes(db: Kysely<Database>) {
         }
         const parsed = importDeviceRow.safeParse(row.fields);
         if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          const field = issue?.path.map(String).join('.') || undefined;
-          errors.push({ line: row.line, error: `${field ? `${field}: ` : ''}${issue?.message}`, field });
+          const { field, message } = describeIssue(parsed.error);
+          errors.push({ line: row.line, error: message, field });
           continue;
         }
         const earlier = devices.get(parsed.data.device_id);

@@ -8,6 +8,12 @@ export const errorSchema = z
   })
   .openapi('Error');
 
+/** Every /api route: a bearer API key. */
+export const security = [{ bearerAuth: [] }];
+
+/** The headers of a list's page (the body stays an array, as in the seed). */
+export const pageHeaders = z.object({ 'X-Next-Cursor': z.string().optional(), Link: z.string().optional() });
+
 export function json<T extends z.ZodType>(schema: T, description: string) {
   return { content: { 'application/json': { schema } }, description };
 }

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Principal } from '../auth/principal.js';
 import { errorResponse } from './api-errors.js';
+import { describeIssue } from './describe-issue.js';
 
 /** What middleware hands to handlers: the authenticated caller. */
 export type AppEnv = { Variables: { principal: Principal } };
@@ -13,19 +14,9 @@ export function createRouter() {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
-      const issue = result.error.issues[0];
-      const field = issue?.path.map(String).join('.') || undefined;
-      const input = (issue?.path ?? []).reduce<unknown>(
-        (value, key) =>
-          value !== null && typeof value === 'object'
-            ? (value as Record<PropertyKey, unknown>)[key]
-            : undefined,
-        'data' in result ? result.data : undefined,
-      );
-      const missing = issue !== undefined && issue.path.length > 0 && input === undefined;
-      const message = missing
-        ? `Missing required field: ${field}`
-        : `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid request'}`;
+      const { field, message } = describeIssue(result.error, {
+        input: 'data' in result ? result.data : undefined,
+      });
       return errorResponse(c, 'invalid_request', message, field);
     },
   });

@@ -6,13 +6,12 @@ import type { Kysely } from 'kysely';
 import { deviceIdParam } from '../devices/devices.schema.js';
 import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
-import { errors, json } from '../http/openapi-helpers.js';
+import { errors, json, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { AGGREGATES, findLatestValues, findMetricPoints } from './metrics.repository.js';
 import { parseWindow, resolveTime } from './time-range.js';
 
 const tags = ['metrics'];
-const security = [{ bearerAuth: [] }];
 
 const pointSchema = z
   .object({

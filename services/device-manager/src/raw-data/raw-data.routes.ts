@@ -7,7 +7,7 @@ import { deviceIdParam } from '../devices/devices.schema.js';
 import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { decodeCursor, encodeCursor, setNextPage } from '../http/cursor.js';
-import { errors, json } from '../http/openapi-helpers.js';
+import { errors, json, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { storableText } from '../http/storable.js';
 import { resolveTime } from '../metrics/time-range.js';
@@ -15,7 +15,6 @@ import { type RawMessage, readSegment } from './archive-reader.js';
 import { findSegmentPage, findSegmentsInOrder, type SegmentQuery } from './archive-segments.repository.js';
 
 const tags = ['raw data'];
-const security = [{ bearerAuth: [] }];
 const kind = z.enum(['raw', 'quarantine']).default('raw').openapi({ description: 'raw, or quarantine' });
 const time = (fallback: string | undefined, description: string) =>
   (fallback === undefined ? z.string().optional() : z.string().default(fallback)).openapi({ description });
@@ -141,7 +140,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
       responses: {
         200: {
           ...json(z.array(messageSchema), 'one page of messages'),
-          headers: z.object({ 'X-Next-Cursor': z.string().optional(), Link: z.string().optional() }),
+          headers: pageHeaders,
         },
         ...errors(400, 404),
       },

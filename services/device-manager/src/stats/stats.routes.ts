@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Database } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { errors, json } from '../http/openapi-helpers.js';
+import { errors, json, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 
 const statsSchema = z
@@ -27,7 +27,7 @@ export function createStatsRoutes(db: Kysely<Database>) {
       method: 'get',
       path: '/api/stats',
       tags: ['stats'],
-      security: [{ bearerAuth: [] }],
+      security,
       summary: 'Fleet statistics',
       responses: { 200: json(statsSchema, 'the statistics'), ...errors() },
     }),

@@ -1,4 +1,5 @@
-import { type Attributes, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { runInSpan } from '@iot-meter/common';
+import { type Attributes, SpanKind, trace } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('@iot-meter/device-manager');
 
@@ -7,15 +8,5 @@ const tracer = trace.getTracer('@iot-meter/device-manager');
  * which the HTTP instrumentation cannot hook (it hooks `require`), so the spans are made here.
  */
 export function tracedCall<T>(name: string, attributes: Attributes, call: () => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
-    try {
-      return await call();
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+  return runInSpan(tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }), call);
 }
