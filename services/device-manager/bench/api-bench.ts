@@ -1,6 +1,7 @@
 // npm run bench:api [-- --duration S --json]: the API's throughput and latency on the local stack,
-// against a bare hono hello-world measured in the same run. Each server runs in its own process
-// and autocannon drives it with 50 connections from this one.
+// against a bare hono hello-world measured in the same run, with the read cache as configured by
+// default and with it off (every request queries PostgreSQL or InfluxDB). Each server runs in its
+// own process and autocannon drives it with 50 connections from this one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,9 @@ import { createTestDatabase } from '@iot-meter/common/testing';
 import autocannon from 'autocannon';
 import { Hono } from 'hono';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
+import { deviceManagerConfig } from '../src/config.js';
+
+const READ_CACHE = `${deviceManagerConfig.shape.API_READ_CACHE_MS.parse(undefined)} ms`;
 
 const { values: args } = parseArgs({
   options: {
@@ -46,23 +50,27 @@ async function main() {
       18_700,
       '/',
     );
-    const api = await start(
-      children,
-      [fileURLToPath(new URL('../dist/main.js', import.meta.url))],
-      {
-        ...stackEnv,
-        DATABASE_URL: database.url,
-        PORT: '18701',
-        API_ADMIN_KEY: key,
-        LOG_LEVEL: 'warn',
-        API_RATE_LIMIT_PER_SECOND: '1000000',
-        API_RATE_LIMIT_BURST: '1000000',
-        API_CLIENT_RATE_LIMIT_PER_SECOND: '1000000',
-        API_CLIENT_RATE_LIMIT_BURST: '1000000',
-      },
-      18_701,
-      '/readyz',
-    );
+    const startApi = (port: number, env: Record<string, string>) =>
+      start(
+        children,
+        [fileURLToPath(new URL('../dist/main.js', import.meta.url))],
+        {
+          ...stackEnv,
+          DATABASE_URL: database.url,
+          PORT: String(port),
+          API_ADMIN_KEY: key,
+          LOG_LEVEL: 'warn',
+          API_RATE_LIMIT_PER_SECOND: '1000000',
+          API_RATE_LIMIT_BURST: '1000000',
+          API_CLIENT_RATE_LIMIT_PER_SECOND: '1000000',
+          API_CLIENT_RATE_LIMIT_BURST: '1000000',
+          ...env,
+        },
+        port,
+        '/readyz',
+      );
+    const api = await startApi(18_701, {});
+    const uncached = await startApi(18_702, { API_READ_CACHE_MS: '0' });
     const headers = { authorization: `Bearer ${key}` };
 
     phase('seeding 1,000 devices and an hour of 1 Hz data');
@@ -105,18 +113,22 @@ async function main() {
       }
       return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
     };
+    const paths = {
+      list: '/api/devices?limit=50',
+      get: '/api/devices/bench-0500',
+      metricsRaw: `/api/devices/${metricsDevice}/metrics?start=-1h&metric=power`,
+      metricsMean: `/api/devices/${metricsDevice}/metrics?start=-1h&metric=power&aggregate=mean&every=1m`,
+    };
     const results = {
       hello: await run('hono hello-world (baseline)', `${hello}/`, false),
-      list: await run('device list, page of 50', `${api}/api/devices?limit=50`),
-      get: await run('device get', `${api}/api/devices/bench-0500`),
-      metricsRaw: await run(
-        'metrics, 1 hour of 1 Hz, raw',
-        `${api}/api/devices/${metricsDevice}/metrics?start=-1h&metric=power`,
-      ),
-      metricsMean: await run(
-        'metrics, 1 hour of 1 Hz, 1-minute means',
-        `${api}/api/devices/${metricsDevice}/metrics?start=-1h&metric=power&aggregate=mean&every=1m`,
-      ),
+      list: await run('device list, page of 50', `${api}${paths.list}`),
+      get: await run('device get', `${api}${paths.get}`),
+      metricsRaw: await run('metrics, 1 hour of 1 Hz, raw', `${api}${paths.metricsRaw}`),
+      metricsMean: await run('metrics, 1 hour of 1 Hz, 1-minute means', `${api}${paths.metricsMean}`),
+      listUncached: await run('device list, cache off', `${uncached}${paths.list}`),
+      getUncached: await run('device get, cache off', `${uncached}${paths.get}`),
+      metricsRawUncached: await run('metrics raw, cache off', `${uncached}${paths.metricsRaw}`),
+      metricsMeanUncached: await run('metrics means, cache off', `${uncached}${paths.metricsMean}`),
     };
     if (args.json) {
       console.log(JSON.stringify({ duration, connections, results }));
@@ -128,8 +140,14 @@ async function main() {
       ['device get', 'get', 'registry read'],
       ['metrics, 1 h of 1 Hz, raw (3,600 points)', 'metricsRaw', ''],
       ['metrics, 1 h of 1 Hz, 1-minute means', 'metricsMean', 'goal p99 ≤ 150 ms'],
+      ['device list, cache off', 'listUncached', ''],
+      ['device get, cache off', 'getUncached', ''],
+      ['metrics raw, cache off', 'metricsRawUncached', ''],
+      ['metrics 1-minute means, cache off', 'metricsMeanUncached', ''],
     ];
-    console.log(`API benchmark: ${connections} connections, ${duration} s per run\n`);
+    console.log(
+      `API benchmark: ${connections} connections, ${duration} s per run; read cache ${READ_CACHE} (the default) unless off\n`,
+    );
     for (const [label, k, note] of rows) {
       const r = results[k];
       const ratio = k === 'hello' ? '' : `${(r.rps / results.hello.rps).toFixed(2)}× hello-world`;

@@ -19,11 +19,13 @@ import type { CommandPublisher } from './commands/command-publisher.js';
 import { createCommandsRoutes } from './commands/commands.routes.js';
 import type { DeviceManagerConfig } from './config.js';
 import { IMPORT_TYPES } from './devices/device-import.js';
+import { createDeviceReads } from './devices/device-reads.js';
 import { createDevicesRoutes } from './devices/devices.routes.js';
 import { createAllowedMethods } from './http/allowed-methods.js';
 import { ApiError, createErrorHandler, errorResponse } from './http/api-errors.js';
 import { bodyRules } from './http/body-rules.js';
 import { createRateLimiter } from './http/rate-limiter.js';
+import { createReadCache, type ReadCache } from './http/read-cache.js';
 import { createRouter } from './http/router.js';
 import { createMetricsRoutes } from './metrics/metrics.routes.js';
 import { createRawDataRoutes } from './raw-data/raw-data.routes.js';
@@ -52,6 +54,8 @@ export type AppDependencies = {
   >;
   registry?: Registry;
   readiness?: readonly ReadinessCheck[];
+  /** Where repeated reads are answered from (service.ts); none by default. */
+  caches?: { registry: ReadCache; timeSeries: ReadCache };
 };
 
 /**
@@ -107,11 +111,24 @@ export function createApp(deps: AppDependencies) {
 
   app.get('/health', (c) => c.json({ status: 'healthy', service: SERVICE }));
   app.route('/', createOpsRoutes({ service: SERVICE, registry, readiness: deps.readiness }));
-  app.route('/', createDevicesRoutes(db));
-  app.route('/', createMetricsRoutes({ db, ...deps.influx, maxPoints: config.API_METRICS_MAX_POINTS }));
-  app.route('/', createRawDataRoutes({ db, ...deps.archive }));
-  app.route('/', createCommandsRoutes({ db, publisher: deps.commands, logger }));
-  app.route('/', createAlertsRoutes(db));
+  const caches = deps.caches ?? {
+    registry: createReadCache({ ttlMs: 0 }),
+    timeSeries: createReadCache({ ttlMs: 0 }),
+  };
+  const devices = createDeviceReads(db, caches.registry);
+  app.route('/', createDevicesRoutes(db, devices));
+  app.route(
+    '/',
+    createMetricsRoutes({
+      devices,
+      cache: caches.timeSeries,
+      ...deps.influx,
+      maxPoints: config.API_METRICS_MAX_POINTS,
+    }),
+  );
+  app.route('/', createRawDataRoutes({ db, devices, ...deps.archive }));
+  app.route('/', createCommandsRoutes({ db, devices, publisher: deps.commands, logger }));
+  app.route('/', createAlertsRoutes(db, devices));
   app.route('/', createStatsRoutes(db));
   app.route('/', createApiKeysRoutes(db, authenticator.forget));
 

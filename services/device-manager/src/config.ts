@@ -21,6 +21,9 @@ export const deviceManagerConfig = serviceEnv(8080)
     API_CLIENT_RATE_LIMIT_BURST: positive.int().default(400),
     // A metrics query that would return more points is refused (422) rather than cut.
     API_METRICS_MAX_POINTS: positive.int().default(10_000),
+    // Device reads (list, get, status) and metrics are answered from memory for this long after a
+    // query; registry writes are seen at once (see README, "Read cache"). 0 turns it off.
+    API_READ_CACHE_MS: z.coerce.number().int().min(0).default(1000),
     // Commands: how long to wait for the broker's PUBACK, for the device's ack (then `timeout`),
     // and how often pending commands are sent again.
     COMMAND_PUBLISH_TIMEOUT_MS: positive.int().default(5000),

@@ -14,6 +14,7 @@ import { createApp, SERVICE } from './app.js';
 import { startCommandDispatcher } from './commands/command-dispatcher.js';
 import { createCommandPublisher } from './commands/command-publisher.js';
 import { deviceManagerConfig } from './config.js';
+import { startReadCaches } from './read-caches.js';
 
 /** Loads the config, connects, serves the API and runs the command dispatcher until SIGTERM. */
 export async function startService(stopTracing: (() => Promise<void>) | undefined): Promise<void> {
@@ -37,6 +38,11 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     intervalMs: config.COMMAND_RETRY_INTERVAL_MS,
     logger,
   });
+  const readCaches = startReadCaches({
+    databaseUrl: config.DATABASE_URL,
+    ttlMs: config.API_READ_CACHE_MS,
+    logger,
+  });
   if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys already in the database work');
 
   const app = createApp({
@@ -47,6 +53,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     commands,
     logger,
     config,
+    caches: readCaches.caches,
     readiness: [
       { name: 'postgres', check: async () => void (await sql`select 1`.execute(db)) },
       {
@@ -69,6 +76,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
   onShutdown(logger, async () => {
     await server.close();
     stopDispatcher();
+    await readCaches.close();
     await commands.close();
     await db.destroy();
     await stopTracing?.();

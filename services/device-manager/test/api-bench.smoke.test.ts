@@ -24,7 +24,17 @@ describe('API benchmark (smoke run)', () => {
       { maxBuffer: 1 << 24 },
     );
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
-    expect(Object.keys(report.results)).toEqual(['hello', 'list', 'get', 'metricsRaw', 'metricsMean']);
+    expect(Object.keys(report.results)).toEqual([
+      'hello',
+      'list',
+      'get',
+      'metricsRaw',
+      'metricsMean',
+      'listUncached',
+      'getUncached',
+      'metricsRawUncached',
+      'metricsMeanUncached',
+    ]);
     for (const result of Object.values(report.results) as { rps: number; p99: number }[]) {
       expect(result.rps).toBeGreaterThan(0);
       expect(result.p99).toBeGreaterThanOrEqual(0);

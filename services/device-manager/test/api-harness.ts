@@ -17,6 +17,7 @@ import type { Client } from 'minio';
 import { createApp } from '../src/app.js';
 import { type CommandPublisher, createCommandPublisher } from '../src/commands/command-publisher.js';
 import type { DeviceManagerConfig } from '../src/config.js';
+import { startReadCaches } from '../src/read-caches.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
 
@@ -30,13 +31,25 @@ export class ApiHarness {
   influx!: TestInfluxBucket;
   commands!: CommandPublisher;
   app!: ReturnType<typeof createApp>;
+  /** Present when started with `readCacheMs`. */
+  readCaches?: ReturnType<typeof startReadCaches>;
 
   readonly logger = createLogger('device-manager-test', 'silent');
 
   constructor(private readonly stackEnv: Record<string, string>) {}
 
-  async start(config: Partial<DeviceManagerConfig> = {}, options: { mqttUrl?: string } = {}) {
+  async start(
+    config: Partial<DeviceManagerConfig> = {},
+    options: { mqttUrl?: string; readCacheMs?: number } = {},
+  ) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
+    if (options.readCacheMs !== undefined) {
+      this.readCaches = startReadCaches({
+        databaseUrl: this.database.url,
+        ttlMs: options.readCacheMs,
+        logger: this.logger,
+      });
+    }
     const influx = loadConfig(influxEnv, this.stackEnv);
     this.influx = await createTestInfluxBucket(influx, 'dm-test');
     this.commands = createCommandPublisher({
@@ -53,6 +66,7 @@ export class ApiHarness {
       archive: { store: this.store, bucket: this.bucket },
       commands: this.commands,
       logger: this.logger,
+      caches: this.readCaches?.caches,
       config: {
         API_ADMIN_KEY: ADMIN_KEY,
         API_BODY_LIMIT_BYTES: 64 * 1024,
@@ -104,6 +118,7 @@ export class ApiHarness {
 
   async dispose() {
     await this.commands.close();
+    await this.readCaches?.close();
     await this.database?.drop();
     const objects = await this.store.listObjectsV2(this.bucket, '', true).toArray();
     await this.store.removeObjects(

@@ -2,8 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
+import type { DeviceReads } from '../devices/device-reads.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
-import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
 import { errors, json, jsonBody, pageHeaders, security } from '../http/openapi-helpers.js';
@@ -42,7 +42,7 @@ function alertNotFound(): never {
 }
 
 /** The seed's alert routes (per device, create, acknowledge), plus a list across devices and resolve. */
-export function createAlertsRoutes(db: Kysely<Database>) {
+export function createAlertsRoutes(db: Kysely<Database>, devices: DeviceReads) {
   const app = createRouter();
 
   app.openapi(
@@ -60,7 +60,7 @@ export function createAlertsRoutes(db: Kysely<Database>) {
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');
-      await requireDevice(db, device_id);
+      await devices.require(device_id);
       const { items, next } = await findAlerts(db, { ...c.req.valid('query'), device_id });
       setNextPage(c, next);
       return c.json(items.map(toAlert), 200);
@@ -100,7 +100,7 @@ export function createAlertsRoutes(db: Kysely<Database>) {
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');
-      await requireDevice(db, device_id);
+      await devices.require(device_id);
       const alert = await insertAlert(db, { device_id, ...c.req.valid('json') });
       return c.json(toAlert(alert), 201);
     },

@@ -10,8 +10,8 @@ import {
 } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
+import type { DeviceReads } from '../devices/device-reads.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
-import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { setNextPage } from '../http/cursor.js';
 import { describeIssue } from '../http/describe-issue.js';
@@ -79,6 +79,7 @@ function toCommand(row: CommandRow) {
 /** Commands to devices over MQTT, tracked until the device acknowledges or the wait times out. */
 export function createCommandsRoutes(deps: {
   db: Kysely<Database>;
+  devices: DeviceReads;
   publisher: CommandPublisher;
   logger: Logger;
 }) {
@@ -108,7 +109,7 @@ export function createCommandsRoutes(deps: {
         const { field, message } = describeIssue(params.error, { prefix: ['params'] });
         throw new ApiError('invalid_request', message, field);
       }
-      await requireDevice(db, device_id);
+      await deps.devices.require(device_id);
       const command = await insertCommand(db, {
         cmd_id: randomUUID(),
         device_id,
@@ -154,7 +155,7 @@ export function createCommandsRoutes(deps: {
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');
-      await requireDevice(db, device_id);
+      await deps.devices.require(device_id);
       const { items, next } = await findCommands(db, { deviceId: device_id, ...c.req.valid('query') });
       setNextPage(c, next);
       return c.json(

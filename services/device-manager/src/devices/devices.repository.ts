@@ -1,6 +1,7 @@
 import type { Database } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 import { decodeCursor, toPage } from '../http/cursor.js';
+import type { Device } from './devices.schema.js';
 
 export type DeviceSort = 'created_at' | '-created_at' | 'device_id' | '-device_id';
 
@@ -44,10 +45,20 @@ function selectDevices(db: Kysely<Database>) {
     ]);
 }
 
-export type DeviceRow = Awaited<ReturnType<typeof findDevice>> & {};
+type DeviceRow = Awaited<ReturnType<ReturnType<typeof selectDevices>['executeTakeFirstOrThrow']>>;
 
-export async function findDevice(db: Kysely<Database>, deviceId: string) {
-  return selectDevices(db).where('d.device_id', '=', deviceId).executeTakeFirst();
+function toDevice({ created_at_key: _, ...row }: DeviceRow): Device {
+  return {
+    ...row,
+    last_seen: row.last_seen?.toISOString() ?? null,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export async function findDevice(db: Kysely<Database>, deviceId: string): Promise<Device | undefined> {
+  const row = await selectDevices(db).where('d.device_id', '=', deviceId).executeTakeFirst();
+  return row && toDevice(row);
 }
 
 /** One page of devices and the cursor of the next page (undefined on the last one). */
@@ -85,9 +96,10 @@ export async function findDevices(
     query = query.orderBy('d.device_id', direction);
   }
   const rows = await query.limit(page.limit + 1).execute();
-  return toPage(rows, page.limit, (row) =>
+  const { items, next } = toPage(rows, page.limit, (row) =>
     page.sort.endsWith('created_at') ? [row.created_at_key, row.id] : [row.device_id],
   );
+  return { items: items.map(toDevice), next };
 }
 
 /** Inserts a device; undefined when its id is taken. */

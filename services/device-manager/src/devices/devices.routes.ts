@@ -3,16 +3,15 @@ import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
 import { ApiError } from '../http/api-errors.js';
+import { cachedJson } from '../http/cached-json.js';
 import { setNextPage } from '../http/cursor.js';
 import { describeIssue } from '../http/describe-issue.js';
 import { errors, json, jsonBody, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { IMPORT_TYPES, type ImportError, readImportFile } from './device-import.js';
+import type { DeviceReads } from './device-reads.js';
 import {
-  type DeviceRow,
   deleteDevice,
-  findDevice,
-  findDevices,
   type ImportedDevice,
   insertDevice,
   recordHeartbeat,
@@ -22,7 +21,6 @@ import {
 } from './devices.repository.js';
 import {
   createDeviceBody,
-  type Device,
   deviceIdParam,
   deviceSchema,
   deviceStatusSchema,
@@ -36,21 +34,15 @@ import {
 const tags = ['devices'];
 const message = z.object({ message: z.string() });
 
-export function toDevice({ created_at_key: _, ...row }: DeviceRow): Device {
-  return {
-    ...row,
-    last_seen: row.last_seen?.toISOString() ?? null,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
-}
-
 function notFound(): never {
   throw new ApiError('device_not_found', 'Device not found');
 }
 
-/** The seed's device registry routes, plus paging, filters and presence. */
-export function createDevicesRoutes(db: Kysely<Database>) {
+/**
+ * The seed's device registry routes, plus paging, filters and presence. Reads go through
+ * `devices`; each write tells it the registry changed.
+ */
+export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) {
   const app = createRouter();
 
   app.openapi(
@@ -74,8 +66,7 @@ export function createDevicesRoutes(db: Kysely<Database>) {
       const labels = Object.fromEntries(
         q.label.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
       );
-      const { items, next } = await findDevices(
-        db,
+      const { items, next } = await devices.list(
         {
           status: q.status,
           type: q.type,
@@ -86,7 +77,7 @@ export function createDevicesRoutes(db: Kysely<Database>) {
         { sort: q.sort, limit: q.limit, cursor: q.cursor },
       );
       setNextPage(c, next);
-      return c.json(items.map(toDevice), 200);
+      return cachedJson(c, items);
     },
   );
 
@@ -101,9 +92,9 @@ export function createDevicesRoutes(db: Kysely<Database>) {
       responses: { 200: json(deviceSchema, 'the device'), ...errors(400, 404) },
     }),
     async (c) => {
-      const device = await findDevice(db, c.req.valid('param').device_id);
+      const device = await devices.find(c.req.valid('param').device_id);
       if (!device) notFound();
-      return c.json(toDevice(device), 200);
+      return cachedJson(c, device);
     },
   );
 
@@ -120,8 +111,9 @@ export function createDevicesRoutes(db: Kysely<Database>) {
     }),
     async (c) => {
       const device = await insertDevice(db, c.req.valid('json'));
+      devices.changed();
       if (!device) throw new ApiError('device_exists', 'Device with this ID already exists', 'device_id');
-      return c.json(toDevice(device), 201);
+      return c.json(device, 201);
     },
   );
 
@@ -142,8 +134,9 @@ export function createDevicesRoutes(db: Kysely<Database>) {
         throw new ApiError('invalid_request', 'No fields to update');
       }
       const device = await updateDevice(db, c.req.valid('param').device_id, fields);
+      devices.changed();
       if (!device) notFound();
-      return c.json(toDevice(device), 200);
+      return c.json(device, 200);
     },
   );
 
@@ -159,7 +152,9 @@ export function createDevicesRoutes(db: Kysely<Database>) {
       responses: { 200: json(message, 'deleted'), ...errors(400, 404) },
     }),
     async (c) => {
-      if (!(await deleteDevice(db, c.req.valid('param').device_id))) notFound();
+      const deleted = await deleteDevice(db, c.req.valid('param').device_id);
+      devices.changed();
+      if (!deleted) notFound();
       return c.json({ message: 'Device deleted successfully' }, 200);
     },
   );
@@ -176,7 +171,9 @@ export function createDevicesRoutes(db: Kysely<Database>) {
       responses: { 200: json(message, 'recorded'), ...errors(400, 404) },
     }),
     async (c) => {
-      if (!(await recordHeartbeat(db, c.req.valid('param').device_id))) notFound();
+      const recorded = await recordHeartbeat(db, c.req.valid('param').device_id);
+      devices.changed();
+      if (!recorded) notFound();
       return c.json({ message: 'Heartbeat received' }, 200);
     },
   );
@@ -192,9 +189,9 @@ export function createDevicesRoutes(db: Kysely<Database>) {
       responses: { 200: json(deviceStatusSchema, 'the device’s presence'), ...errors(400, 404) },
     }),
     async (c) => {
-      const device = await findDevice(db, c.req.valid('param').device_id);
+      const device = await devices.find(c.req.valid('param').device_id);
       if (!device) notFound();
-      const { device_id, connection_status, last_seen, fw_version } = toDevice(device);
+      const { device_id, connection_status, last_seen, fw_version } = device;
       return c.json({ device_id, connection_status, last_seen, fw_version }, 200);
     },
   );
@@ -218,8 +215,9 @@ export function createDevicesRoutes(db: Kysely<Database>) {
         body.connection_status,
         body.fw_version,
       );
+      devices.changed();
       if (!device) notFound();
-      return c.json(toDevice(device), 200);
+      return c.json(device, 200);
     },
   );
 
@@ -247,7 +245,7 @@ export function createDevicesRoutes(db: Kysely<Database>) {
         throw new ApiError('unsupported_media_type', `the file must be ${IMPORT_TYPES.join(' or ')}`);
       }
       const errors: ImportError[] = [];
-      const devices = new Map<string, { line: number; device: ImportedDevice }>();
+      const rows = new Map<string, { line: number; device: ImportedDevice }>();
       for (const row of readImportFile(type, await c.req.text())) {
         if (!('fields' in row)) {
           errors.push(row);
@@ -259,7 +257,7 @@ export function createDevicesRoutes(db: Kysely<Database>) {
           errors.push({ line: row.line, error: message, field });
           continue;
         }
-        const earlier = devices.get(parsed.data.device_id);
+        const earlier = rows.get(parsed.data.device_id);
         if (earlier) {
           errors.push({
             line: row.line,
@@ -268,17 +266,18 @@ export function createDevicesRoutes(db: Kysely<Database>) {
           });
           continue;
         }
-        devices.set(parsed.data.device_id, { line: row.line, device: parsed.data });
+        rows.set(parsed.data.device_id, { line: row.line, device: parsed.data });
       }
       const { created, updated } = await upsertDevices(
         db,
-        [...devices.values()].map((d) => d.device),
+        [...rows.values()].map((r) => r.device),
       );
+      devices.changed();
       return c.json(
         {
           created: created.length,
           updated: updated.length,
-          unchanged: devices.size - created.length - updated.length,
+          unchanged: rows.size - created.length - updated.length,
           failed: errors.length,
           errors: errors.sort((a, b) => a.line - b.line),
         },

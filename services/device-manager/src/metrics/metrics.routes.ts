@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { QueryApi } from '@influxdata/influxdb-client';
-import type { Database } from '@iot-meter/common';
 import { METRIC_NAME_PATTERN } from '@iot-meter/common';
-import type { Kysely } from 'kysely';
+import type { DeviceReads } from '../devices/device-reads.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
-import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
+import { cachedJson } from '../http/cached-json.js';
 import { errors, json, security } from '../http/openapi-helpers.js';
+import type { ReadCache } from '../http/read-cache.js';
 import { createRouter } from '../http/router.js';
 import { AGGREGATES, findLatestValues, findMetricPoints } from './metrics.repository.js';
 import { parseWindow, resolveTime } from './time-range.js';
@@ -31,9 +31,14 @@ const metricsQuery = z.object({
   every: z.string().optional().openapi({ description: 'aggregation window, e.g. 1m (default 1m)' }),
 });
 
-/** Time series from InfluxDB: the seed's route with absolute ranges, aggregation and a point cap. */
+/**
+ * Time series from InfluxDB: the seed's route with absolute ranges, aggregation and a point cap.
+ * Answers come through `cache`, keyed by the request as given: a relative range (`-1h`) repeated
+ * within the cache's time answers for the range as it was when first asked.
+ */
 export function createMetricsRoutes(deps: {
-  db: Kysely<Database>;
+  devices: DeviceReads;
+  cache: ReadCache;
   query: QueryApi;
   bucket: string;
   maxPoints: number;
@@ -63,22 +68,24 @@ export function createMetricsRoutes(deps: {
       const everyMs = parseWindow(q.every ?? '1m');
       if (everyMs === undefined)
         throw new ApiError('invalid_request', 'every: must be a duration like 1m', 'every');
-      await requireDevice(deps.db, device_id);
-      const points = await findMetricPoints(deps.query, deps.bucket, {
-        deviceId: device_id,
-        start,
-        stop,
-        metric: q.metric,
-        aggregate: q.aggregate ? { fn: q.aggregate, everyMs } : undefined,
-        maxPoints: deps.maxPoints,
-      });
+      await deps.devices.require(device_id);
+      const points = await deps.cache.get(`metrics ${device_id} ${JSON.stringify(q)}`, () =>
+        findMetricPoints(deps.query, deps.bucket, {
+          deviceId: device_id,
+          start,
+          stop,
+          metric: q.metric,
+          aggregate: q.aggregate ? { fn: q.aggregate, everyMs } : undefined,
+          maxPoints: deps.maxPoints,
+        }),
+      );
       if (points.length > deps.maxPoints) {
         throw new ApiError(
           'too_many_points',
           `more than ${deps.maxPoints} points: narrow the range, pick a metric or aggregate (aggregate=mean&every=1m)`,
         );
       }
-      return c.json(points, 200);
+      return cachedJson(c, points);
     },
   );
 
@@ -109,8 +116,11 @@ export function createMetricsRoutes(deps: {
     }),
     async (c) => {
       const { device_id } = c.req.valid('param');
-      await requireDevice(deps.db, device_id);
-      return c.json(await findLatestValues(deps.query, deps.bucket, device_id), 200);
+      await deps.devices.require(device_id);
+      const latest = await deps.cache.get(`latest ${device_id}`, () =>
+        findLatestValues(deps.query, deps.bucket, device_id),
+      );
+      return cachedJson(c, latest);
     },
   );
 

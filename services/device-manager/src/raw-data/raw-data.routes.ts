@@ -3,8 +3,8 @@ import type { Database } from '@iot-meter/common';
 import { stream } from 'hono/streaming';
 import type { Kysely } from 'kysely';
 import type { Client } from 'minio';
+import type { DeviceReads } from '../devices/device-reads.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
-import { requireDevice } from '../devices/require-device.js';
 import { ApiError } from '../http/api-errors.js';
 import { decodeCursor, encodeCursor, setNextPage } from '../http/cursor.js';
 import { errors, json, pageHeaders, security } from '../http/openapi-helpers.js';
@@ -59,7 +59,12 @@ const messageSchema = z
  * The raw archive through the collectors' index: a device's archive segments, its messages for a
  * time range (paged), and the same as an NDJSON download.
  */
-export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client; bucket: string }) {
+export function createRawDataRoutes(deps: {
+  db: Kysely<Database>;
+  devices: DeviceReads;
+  store: Client;
+  bucket: string;
+}) {
   const app = createRouter();
 
   function segmentQuery(deviceId: string, q: { kind: 'raw' | 'quarantine'; start?: string; stop?: string }) {
@@ -99,7 +104,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
     async (c) => {
       const { device_id } = c.req.valid('param');
       const q = c.req.valid('query');
-      await requireDevice(deps.db, device_id);
+      await deps.devices.require(device_id);
       const { items, next } = await findSegmentPage(
         deps.db,
         { ...segmentQuery(device_id, q), prefix: q.prefix },
@@ -149,7 +154,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
       const { device_id } = c.req.valid('param');
       const q = c.req.valid('query');
       const query = segmentQuery(device_id, q);
-      await requireDevice(deps.db, device_id);
+      await deps.devices.require(device_id);
       // The cursor names the segment to resume in and how many of its messages were already sent.
       const [at, id, skip] = q.cursor ? decodeCursor(q.cursor, 3) : [];
       const from = at === undefined ? undefined : { at: String(at), id: String(id) };
@@ -195,7 +200,7 @@ export function createRawDataRoutes(deps: { db: Kysely<Database>; store: Client;
     async (c) => {
       const { device_id } = c.req.valid('param');
       const query = segmentQuery(device_id, c.req.valid('query'));
-      await requireDevice(deps.db, device_id);
+      await deps.devices.require(device_id);
       const segments = await findSegmentsInOrder(deps.db, query);
       c.header('Content-Type', 'application/x-ndjson');
       c.header('Content-Disposition', `attachment; filename="${device_id}-${query.kind}.ndjson"`);

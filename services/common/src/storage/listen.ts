@@ -1,0 +1,71 @@
+import pg from 'pg';
+import type { Logger } from '../logging/create-logger.js';
+
+export type Listener = {
+  /** True while the connection is up and LISTENing: no notification can be missed. */
+  listening(): boolean;
+  close(): Promise<void>;
+};
+
+/**
+ * LISTENs on a PostgreSQL channel over a connection of its own and calls `onNotify` for each
+ * notification. Notifications sent while the connection is down are lost, so `onNotify` is also
+ * called when it drops and when it is back; it reconnects every `retryMs` until closed.
+ */
+export function listenToChannel(options: {
+  databaseUrl: string;
+  channel: string;
+  onNotify: () => void;
+  logger: Logger;
+  retryMs?: number;
+}): Listener {
+  const { databaseUrl, channel, onNotify, logger, retryMs = 1000 } = options;
+  let client: pg.Client | undefined;
+  let up = false;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const lost = (err?: unknown) => {
+    if (!up && client === undefined) return;
+    if (up) logger.warn({ err, channel }, 'lost the LISTEN connection');
+    up = false;
+    const gone = client;
+    client = undefined;
+    gone?.end().catch(() => {});
+    onNotify();
+    if (!closed) retry = setTimeout(connect, retryMs);
+  };
+
+  async function connect() {
+    retry = undefined;
+    const next = new pg.Client({ connectionString: databaseUrl, application_name: `listen ${channel}` });
+    client = next;
+    next.on('error', lost);
+    next.on('end', () => lost());
+    next.on('notification', (n) => {
+      if (n.channel === channel) onNotify();
+    });
+    try {
+      await next.connect();
+      await next.query(`listen ${pg.escapeIdentifier(channel)}`);
+      if (closed || client !== next) return void next.end().catch(() => {});
+      up = true;
+      onNotify();
+    } catch (err) {
+      if (client === next) lost(err);
+    }
+  }
+
+  void connect();
+  return {
+    listening: () => up,
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      up = false;
+      const last = client;
+      client = undefined;
+      await last?.end().catch(() => {});
+    },
+  };
+}
