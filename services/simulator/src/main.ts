@@ -1,12 +1,71 @@
-import { createLogger, loadConfig } from '@iot-meter/common';
-import { startTracing } from '@iot-meter/common/tracing';
-import { simulatorConfig } from './config.js';
+import { HELP, parseCli } from './cli-options.js';
+import { Fleet } from './fleet.js';
+import { registerFleet } from './register.js';
+import { progressLine, summarize, summaryText } from './report.js';
 
-const SERVICE = 'simulator';
+// The simulator's command line: flags in, a fleet on the broker, a summary out.
 
-const config = loadConfig(simulatorConfig, process.env);
-const logger = createLogger(SERVICE, config.LOG_LEVEL);
-const stopTracing = await startTracing(SERVICE, process.env);
-// Fleet simulation lands with issue 5; until then the entry point validates its configuration.
-logger.info({ mqttUrl: config.MQTT_URL }, 'simulator configuration valid');
-await stopTracing?.();
+let options: ReturnType<typeof parseCli>;
+try {
+  options = parseCli(process.argv.slice(2), process.env);
+} catch (err) {
+  console.error(`simulator: ${(err as Error).message}\n(see --help)`);
+  process.exit(2);
+}
+if (options.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const fleet = new Fleet(options.fleet, {
+  url: options.mqttUrl,
+  username: process.env.MQTT_USERNAME || undefined,
+  password: process.env.MQTT_PASSWORD || undefined,
+});
+
+if (options.register) {
+  const url = process.env.API_URL;
+  const key = process.env.API_KEY;
+  if (!url || !key) {
+    console.error('simulator: --register needs API_URL and API_KEY (an operator key)');
+    process.exit(2);
+  }
+  try {
+    const result = await registerFleet(fleet.devices, { url, key }, options.fleet.seed);
+    if (!options.json) console.error(`simulator: registered: ${JSON.stringify(result)}`);
+  } catch (err) {
+    console.error(`simulator: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
+
+const startedMs = Date.now();
+const cpuAtStart = process.cpuUsage();
+const live = process.stderr.isTTY && !options.json;
+fleet.start();
+
+let lastAcked = 0;
+let stopping: Promise<void> | undefined;
+const progress = setInterval(() => {
+  const stats = fleet.stats();
+  const perSecond = stats.telemetryAcked - lastAcked;
+  lastAcked = stats.telemetryAcked;
+  if (live) process.stderr.write(`\r\x1b[K${progressLine(stats, perSecond)}`);
+  if (options.messages !== undefined && stats.telemetryAcked >= options.messages) void stop();
+}, 1000);
+if (options.durationS !== undefined) setTimeout(() => void stop(), options.durationS * 1000);
+process.once('SIGINT', () => void stop());
+process.once('SIGTERM', () => void stop());
+
+function stop(): Promise<void> {
+  stopping ??= (async () => {
+    clearInterval(progress);
+    if (live) process.stderr.write('\r\x1b[Kstopping: last telemetry and offline status…');
+    await fleet.stop();
+    const summary = summarize(fleet.stats(), options.fleet.seed, startedMs, cpuAtStart);
+    if (live) process.stderr.write('\r\x1b[K');
+    console.log(options.json ? JSON.stringify(summary) : summaryText(summary));
+    process.exit(0);
+  })();
+  return stopping;
+}

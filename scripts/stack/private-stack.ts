@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseExports } from '../../../scripts/stack/stack-env.js';
+import { parseExports } from './stack-env.js';
 
-const script = fileURLToPath(new URL('../../../scripts/stack/stack.sh', import.meta.url));
+const script = fileURLToPath(new URL('./stack.sh', import.meta.url));
 
 /**
  * A second stack of the real servers on other ports, for tests that stop, kill and restart them
