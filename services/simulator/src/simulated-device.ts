@@ -68,6 +68,8 @@ export class SimulatedDevice {
   private offUntilMs: number | undefined;
   private steps: Step[] = [];
   private otaCommand: { cmdId: string; target: string } | undefined;
+  /** Firmware written by an OTA, running from the next boot. */
+  private installedFirmware: string | undefined;
   private afterBoot: ((nowMs: number, link: Link) => void)[] = [];
 
   constructor(options: DeviceOptions, nowMs: number) {
@@ -248,9 +250,8 @@ export class SimulatedDevice {
     this.steps.push({
       atMs: nowMs + (stages.length + 1) * step,
       run: (at, link) => {
+        this.installedFirmware = target;
         this.afterBoot.push((bootedAt, after) => {
-          this.fwVersion = target;
-          this.otaCommand = undefined;
           after.publish(
             commandAck(this.id, this.nextSeq(), bootedAt, {
               cmdId,
@@ -273,6 +274,11 @@ export class SimulatedDevice {
 
   private powerOn(atMs: number) {
     this.offUntilMs = undefined;
+    if (this.installedFirmware !== undefined) {
+      this.fwVersion = this.installedFirmware;
+      this.installedFirmware = undefined;
+      this.otaCommand = undefined;
+    }
     this.seq = 0;
     this.bootMs = atMs;
     this.buffer = [];
