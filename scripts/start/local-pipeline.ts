@@ -1,0 +1,191 @@
+// npm start: the whole pipeline on this machine. The stack of real servers, the collector, the
+// device-manager and a small simulated fleet registered in the API; prints where to look, and on
+// Ctrl-C (or SIGTERM) stops it all: the fleet says offline, the collector stores the rest and ends
+// its broker session, the stack stops if this started it.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { readStackEnv } from '../stack/stack-env.js';
+
+const { values: args } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '20' },
+    'send-interval': { type: 'string', default: '5' },
+    'api-port': { type: 'string', default: '8080' },
+    'collector-port': { type: 'string', default: '8081' },
+  },
+});
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const stackScript = join(root, 'scripts/stack/stack.sh');
+const logDir = join(tmpdir(), `iot-meter-local-${args['api-port']}`);
+const apiUrl = `http://127.0.0.1:${args['api-port']}`;
+const collectorUrl = `http://127.0.0.1:${args['collector-port']}`;
+// Its own broker session: ended on the way out, so no queue is left behind for it.
+const COLLECTOR_CLIENT_ID = `collector-local-${args['collector-port']}`;
+const say = (line: string) => process.stdout.write(`iot-meter: ${line}\n`);
+
+const stackWasUp = spawnSync('bash', [stackScript, 'status'], { stdio: 'ignore' }).status === 0;
+execFileSync('bash', [stackScript, 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
+const stackEnv = readStackEnv();
+mkdirSync(logDir, { recursive: true });
+const adminKey = randomBytes(24).toString('hex');
+const serviceEnv = { ...process.env, ...stackEnv, LOG_LEVEL: 'info' };
+const collectorEnv = { ...serviceEnv, PORT: args['collector-port'], MQTT_CLIENT_ID: COLLECTOR_CLIENT_ID };
+const targetFile = join(
+  stackEnv.PROMETHEUS_TARGETS_DIR ?? logDir,
+  `iot-meter-local-${args['api-port']}.json`,
+);
+
+// Children run in process groups of their own, so Ctrl-C reaches only this process, which stops
+// them in order.
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function node(argv: string[]): string[] {
+  return argv.map((a) => (a.startsWith('services/') ? join(root, a) : a));
+}
+
+/** A service with its output in `logDir/<name>.log`; an early exit stops everything. */
+function startService(name: string, argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+  const child = spawn(process.execPath, node(argv), {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  children.set(name, child);
+  child.once('exit', (code, signal) => {
+    children.delete(name);
+    if (stopping) return;
+    say(`${name} exited (${signal ?? code}); its log ends:\n${tail(join(logDir, `${name}.log`))}`);
+    void shutdown(1);
+  });
+  return child;
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function ready(name: string, url: string): Promise<void> {
+  for (let i = 0; i < 600 && !stopping; i += 1) {
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not become ready at ${url}`);
+}
+
+function exited(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function stop(name: string): Promise<void> {
+  const child = children.get(name);
+  child?.kill('SIGTERM');
+  await exited(child);
+}
+
+let finished: Promise<never> | undefined;
+function shutdown(code: number): Promise<never> {
+  finished ??= (async () => {
+    stopping = true;
+    say('stopping: the fleet, then the API and the collector…');
+    await stop('simulator');
+    await stop('device-manager');
+    await stop('collector');
+    // Store what the session still holds and end it (the collector's scale-down path).
+    spawnSync(process.execPath, node(['services/collector/dist/main.js', '--drain']), {
+      env: collectorEnv,
+      stdio: 'ignore',
+      timeout: 60_000,
+    });
+    rmSync(targetFile, { force: true });
+    if (!stackWasUp) execFileSync('bash', [stackScript, 'down'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    say(`stopped${stackWasUp ? ' (the stack was already running and still is)' : ''}`);
+    process.exit(code);
+  })();
+  return finished;
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  execFileSync(process.execPath, node(['services/device-manager/dist/migrate.js']), {
+    env: serviceEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  startService('collector', ['--max-old-space-size=192', 'services/collector/dist/main.js'], collectorEnv);
+  startService('device-manager', ['services/device-manager/dist/main.js'], {
+    ...serviceEnv,
+    PORT: args['api-port'],
+    API_ADMIN_KEY: adminKey,
+  });
+  await Promise.all([
+    ready('collector', `${collectorUrl}/readyz`),
+    ready('device-manager', `${apiUrl}/readyz`),
+  ]);
+  writeFileSync(
+    targetFile,
+    JSON.stringify([
+      { targets: [`127.0.0.1:${args['collector-port']}`], labels: { service: 'collector' } },
+      { targets: [`127.0.0.1:${args['api-port']}`], labels: { service: 'device-manager' } },
+    ]),
+  );
+  const simulator = spawn(
+    process.execPath,
+    node([
+      'services/simulator/dist/main.js',
+      '--devices',
+      args.devices,
+      '--send-interval',
+      args['send-interval'],
+      '--register',
+    ]),
+    {
+      env: { ...serviceEnv, API_URL: apiUrl, API_KEY: adminKey },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
+    },
+  );
+  children.set('simulator', simulator);
+  simulator.once('exit', (code) => {
+    children.delete('simulator');
+    if (!stopping) {
+      say(`the simulator exited (${code})`);
+      void shutdown(1);
+    }
+  });
+  const curl = `curl -H "Authorization: Bearer ${adminKey}"`;
+  say(`running — Ctrl-C stops everything
+  API docs        ${apiUrl}/docs
+  admin key       ${adminKey}
+  devices         ${curl} ${apiUrl}/api/devices
+  metrics         ${curl} "${apiUrl}/api/devices/sim-001/metrics?start=-5m&aggregate=mean&every=30s"
+  command         ${curl} -H "Content-Type: application/json" -d '{"cmd":"request_status"}' ${apiUrl}/api/devices/sim-001/commands
+  Prometheus      ${stackEnv.PROMETHEUS_URL} (scrapes the collector and the API)
+  MinIO console   ${stackEnv.S3_CONSOLE_URL}
+  logs            ${logDir}/
+  fleet           ${args.devices} simulated devices, one message every ${args['send-interval']} s each`);
+} catch (err) {
+  say(`could not start: ${(err as Error).message}`);
+  await shutdown(1);
+}
