@@ -6,6 +6,8 @@ import { parseExports } from './stack-env.js';
 
 const script = fileURLToPath(new URL('./stack.sh', import.meta.url));
 
+type Server = 'postgres' | 'mosquitto' | 'minio' | 'influxdb';
+
 /**
  * A second stack of the real servers on other ports, for tests that stop, kill and restart them
  * without disturbing the shared stack other test files use.
@@ -16,8 +18,10 @@ export class PrivateStack {
 
   constructor(private readonly portOffset: number) {}
 
-  up(): void {
-    this.run({}, 'up');
+  /** Starts the whole stack, or only `servers`. */
+  up(...servers: Server[]): void {
+    if (servers.length === 0) this.run({}, 'up');
+    for (const server of servers) this.run({}, 'start', server);
     this.env = parseExports(this.run({}, 'env'));
   }
 
@@ -25,11 +29,7 @@ export class PrivateStack {
    * `stop` sends SIGTERM (a clean shutdown), `kill` SIGKILL; both wait for the process to go.
    * `start` takes extra stack settings, e.g. IOT_STACK_MOSQUITTO_CRASH_SAFE.
    */
-  signal(
-    action: 'stop' | 'kill' | 'start',
-    server: 'postgres' | 'mosquitto' | 'minio' | 'influxdb',
-    env: Record<string, string> = {},
-  ): void {
+  signal(action: 'stop' | 'kill' | 'start', server: Server, env: Record<string, string> = {}): void {
     this.run(env, action, server);
   }
 

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type Received, record, runSimulator, until } from './simulator-harness.js';
+
+const { MQTT_URL } = inject('stackEnv');
+const run = randomBytes(3).toString('hex');
+let recorder: Awaited<ReturnType<typeof record>>;
+
+beforeAll(async () => {
+  recorder = await record(MQTT_URL ?? '', `sim${run}`, `sim-test-recorder-${run}`);
+});
+afterAll(() => recorder.close());
+
+const statuses = (prefix: string) =>
+  recorder.messages
+    .filter((m) => m.topic.startsWith(`iot/${prefix}`) && m.topic.endsWith('/status'))
+    .map((m) => [m.topic.split('/')[1], m.payload.status, 'ts' in m.payload]);
+const ofPrefix = (prefix: string, suffix: string): Received[] =>
+  recorder.messages.filter((m) => m.topic.startsWith(`iot/${prefix}`) && m.topic.endsWith(`/${suffix}`));
+
+describe('simulator process on the broker', () => {
+  it('a clean stop sends what is left and its own offline; every message is acknowledged', async () => {
+    const prefix = `sim${run}a-`;
+    const sim = runSimulator(
+      ['--devices', '3', '--prefix', prefix, '--send-interval', '1', '--seed', 'clean', '--types', 'env,dc'],
+      { MQTT_URL },
+    );
+    await until(() => ofPrefix(prefix, 'telemetry').length >= 6, 'telemetry');
+    sim.child.kill('SIGTERM');
+    const summary = await sim.summary;
+    expect((await sim.exit).code).toBe(0);
+    await until(() => statuses(prefix).length === 6, 'online and offline of three devices');
+    expect(statuses(prefix).sort()).toEqual([
+      [`${prefix}001`, 'offline', true],
+      [`${prefix}001`, 'online', true],
+      [`${prefix}002`, 'offline', true],
+      [`${prefix}002`, 'online', true],
+      [`${prefix}003`, 'offline', true],
+      [`${prefix}003`, 'online', true],
+    ]);
+    // Everything the simulator counted as acknowledged reached a subscriber, once.
+    const telemetry = ofPrefix(prefix, 'telemetry');
+    expect(summary).toMatchObject({ devices: 3, errors: 0, samplesDropped: 0, buffered: 0, connects: 3 });
+    expect(telemetry).toHaveLength(summary?.telemetryAcked ?? -1);
+    const samples = telemetry.flatMap((m) => m.payload.measurements as { ts: string }[]);
+    // env has two measurements per sample, dc two: every sample taken was sent.
+    expect(samples).toHaveLength(2 * (summary?.samples ?? -1));
+    expect(summary?.acked).toBe(summary?.published);
+    expect(summary?.published).toBe(
+      recorder.messages.filter((m) => m.topic.startsWith(`iot/${prefix}`)).length,
+    );
+  });
+
+  it('killed, its devices’ Last Will says offline (with no time: nobody knows when it fires)', async () => {
+    const prefix = `sim${run}b-`;
+    const sim = runSimulator(['--devices', '2', '--prefix', prefix, '--send-interval', '1'], { MQTT_URL });
+    await until(() => statuses(prefix).length === 2, 'online');
+    sim.child.kill('SIGKILL');
+    expect((await sim.exit).signal).toBe('SIGKILL');
+    await until(() => statuses(prefix).length === 4, 'the Last Wills');
+    expect(statuses(prefix).sort()).toEqual([
+      [`${prefix}001`, 'offline', false],
+      [`${prefix}001`, 'online', true],
+      [`${prefix}002`, 'offline', false],
+      [`${prefix}002`, 'online', true],
+    ]);
+  });
+
+  it('refuses bad flags with a clear message and exit code 2', async () => {
+    const devices = runSimulator(['--devices', '0'], { MQTT_URL });
+    expect((await devices.exit).code).toBe(2);
+    expect(devices.stderr()).toBe(
+      'simulator: --devices: Too small: expected number to be >0\n(see --help)\n',
+    );
+    const types = runSimulator(['--types', 'env,toaster'], { MQTT_URL });
+    expect((await types.exit).code).toBe(2);
+    expect(types.stderr()).toBe("simulator: --types: unknown model 'toaster' (env, dc, ac)\n(see --help)\n");
+  });
+});
