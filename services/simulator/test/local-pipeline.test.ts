@@ -1,0 +1,165 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from './simulator-harness.js';
+
+// `npm start`'s pipeline end to end, on a private stack (its own ports and data) that the
+// pipeline starts itself, and so also stops on Ctrl-C.
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const stackEnv = { IOT_STACK_DIR: '/var/tmp/iot-meter-private-pipeline', IOT_STACK_PORT_OFFSET: '400' };
+const api = 'http://127.0.0.1:18590';
+let pipeline: ChildProcess;
+let output = '';
+let key = '';
+
+const get = async (path: string) => {
+  const response = await fetch(`${api}${path}`, { headers: { authorization: `Bearer ${key}` } });
+  return response.json() as Promise<Record<string, unknown> & Record<string, unknown>[]>;
+};
+const command = async (device: string, cmd: string, params: Record<string, unknown> = {}) => {
+  const response = await fetch(`${api}/api/devices/${device}/commands`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ cmd, params }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { cmd_id: string }).cmd_id;
+};
+
+beforeAll(async () => {
+  pipeline = spawn(
+    process.execPath,
+    [
+      '--conditions=iot-meter-source',
+      '--import',
+      'tsx',
+      'scripts/start/local-pipeline.ts',
+      '--devices',
+      '3',
+      '--send-interval',
+      '1',
+      '--api-port',
+      '18590',
+      '--collector-port',
+      '18591',
+    ],
+    { cwd: root, env: { ...process.env, ...stackEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  pipeline.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  pipeline.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  await until(
+    () => /admin key +([0-9a-f]{48})/.test(output) || pipeline.exitCode !== null,
+    'the pipeline',
+    180_000,
+  );
+  key = /admin key +([0-9a-f]{48})/.exec(output)?.[1] ?? '';
+  if (!key) throw new Error(`the pipeline did not start:\n${output}`);
+}, 200_000);
+
+afterAll(() => {
+  if (pipeline.exitCode === null) pipeline.kill('SIGKILL');
+  spawnSync('bash', ['scripts/stack/stack.sh', 'down'], { cwd: root, env: { ...process.env, ...stackEnv } });
+  rmSync(stackEnv.IOT_STACK_DIR, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('registers the fleet, stores its telemetry and serves it through the API', async () => {
+    let devices: Record<string, unknown>[] = [];
+    for (
+      let i = 0;
+      i < 100 && !(devices.length === 3 && devices.every((d) => d.connection_status === 'online'));
+      i += 1
+    ) {
+      devices = await get('/api/devices?sort=device_id');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(devices.map((d) => [d.device_id, d.device_type, d.connection_status, d.fw_version])).toEqual([
+      ['sim-001', 'environment_sensor', 'online', '2.1.0'],
+      ['sim-002', 'power_meter_dc', 'online', '2.1.0'],
+      ['sim-003', 'power_meter_ac', 'online', '2.1.0'],
+    ]);
+    let points: { metric: string }[] = [];
+    for (let i = 0; i < 100 && points.length === 0; i += 1) {
+      points = (await get('/api/devices/sim-003/metrics?start=-5m')) as unknown as { metric: string }[];
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect([...new Set(points.map((p) => p.metric))].sort()).toEqual([
+      'current_ac',
+      'frequency',
+      'pf',
+      'voltage_ac',
+    ]);
+  });
+
+  it('round-trips every command: sent, answered by the device, acknowledged in the API', {
+    timeout: 90_000,
+  }, async () => {
+    const sent = {
+      update_config: await command('sim-001', 'update_config', { hello_interval_s: 60 }),
+      request_status: await command('sim-001', 'request_status'),
+      reboot: await command('sim-002', 'reboot'),
+      factory_reset: await command('sim-003', 'factory_reset'),
+      start_ota: await command('sim-001', 'start_ota', {
+        fw_version: '2.2.0',
+        fw_url: 'https://firmware.example/2.2.0.bin',
+        fw_sha256: 'b'.repeat(64),
+        fw_size_bytes: 1_048_576,
+      }),
+    };
+    const final = {
+      update_config: 'accepted',
+      request_status: 'accepted',
+      reboot: 'accepted',
+      factory_reset: 'accepted',
+      start_ota: 'success',
+    };
+    const results: Record<string, [unknown, unknown]> = {};
+    for (const [name, id] of Object.entries(sent)) {
+      for (let i = 0; i < 300; i += 1) {
+        const row = await get(`/api/commands/${id}`);
+        results[name] = [row.status, row.ack_detail];
+        if (row.status === final[name as keyof typeof final]) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    expect(results).toEqual({
+      update_config: ['accepted', 'Config updated: hello_interval_s=60'],
+      request_status: ['accepted', 'Status requested'],
+      reboot: ['accepted', 'Rebooting (back in 3000 ms)'],
+      factory_reset: ['accepted', 'Factory reset: settings restored, rebooting'],
+      start_ota: ['success', 'firmware 2.2.0 running'],
+    });
+    let device: Record<string, unknown> = {};
+    for (let i = 0; i < 100 && device.fw_version !== '2.2.0'; i += 1) {
+      device = await get('/api/devices/sim-001');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(device).toMatchObject({ fw_version: '2.2.0', connection_status: 'online' });
+    // Reboots start seq over; the collector tells that from a gap.
+    const alerts = (await get('/api/alerts')) as unknown as { alert_type: string }[];
+    expect(alerts.filter((a) => a.alert_type === 'sequence_gap')).toEqual([]);
+  });
+
+  it('stops everything on Ctrl-C, including the stack it started', { timeout: 120_000 }, async () => {
+    pipeline.kill('SIGINT');
+    const code = await new Promise((resolve) => pipeline.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(output).toContain('iot-meter: stopped\n');
+    const status = spawnSync('bash', ['scripts/stack/stack.sh', 'status'], {
+      cwd: root,
+      env: { ...process.env, ...stackEnv },
+    });
+    expect(status.status).not.toBe(0);
+    expect(
+      await fetch(`${api}/health`).then(
+        () => 'answered',
+        () => 'gone',
+      ),
+    ).toBe('gone');
+  });
+});
