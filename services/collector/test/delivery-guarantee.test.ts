@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { CollectorHarness } from './collector-harness.js';
 import { CollectorProcess } from './collector-process.js';
 import { Gate, publishStream, telemetry } from './device-stream.js';
-import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 
 // The fault suite of the delivery guarantee: every message the broker acknowledged ends up in
 // InfluxDB (exactly one point each) and in the raw archive, whatever is killed or stopped mid-stream.

@@ -1,19 +1,13 @@
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runBenchmark } from '../../../scripts/bench-smoke.js';
 
 const bench = fileURLToPath(new URL('../bench/ingest-bench.ts', import.meta.url));
 
 // A seconds-long run of `npm run bench:ingest`, so the benchmark keeps working; its figures are not judged here.
 describe('ingest benchmark (smoke run)', () => {
   it('measures every figure on a small backlog', { timeout: 180_000 }, async () => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ['--conditions=iot-meter-source', '--import', 'tsx', bench, '--messages', '2000', '--json'],
-      { maxBuffer: 1 << 24 },
-    );
-    const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
+    const report = await runBenchmark(bench, ['--messages', '2000']);
     expect(report.messages).toBe(2000);
     for (const key of ['mosquitto_sub', 'mosquitto_sub_v2', 'mqttjs', 'influx_v1', 'influx_v2'])
       expect(report.results[key]).toBeGreaterThan(0);

@@ -23,6 +23,8 @@ export type FleetOptions = {
 
 export type FleetStats = ConnectionCounts & {
   devices: number;
+  /** When every device had connected once, and how much telemetry was acknowledged by then. */
+  allConnected?: { atMs: number; telemetryAcked: number };
   samples: number;
   samplesDropped: number;
   buffered: number;
@@ -66,6 +68,7 @@ export class Fleet {
   private tokens = 0;
   private lastTickMs = 0;
   private opened = 0;
+  private allConnected: FleetStats['allConnected'];
 
   constructor(
     private readonly options: FleetOptions,
@@ -113,7 +116,15 @@ export class Fleet {
       buffered += d.buffered;
       commands += d.counts.commands;
     }
-    return { ...this.counts, devices: this.devices.length, samples, samplesDropped, buffered, commands };
+    return {
+      ...this.counts,
+      devices: this.devices.length,
+      allConnected: this.allConnected,
+      samples,
+      samplesDropped,
+      buffered,
+      commands,
+    };
   }
 
   /** Stops every device cleanly: last telemetry, `offline`, disconnect (waits up to `timeoutMs`). */
@@ -129,11 +140,14 @@ export class Fleet {
 
   private tick() {
     const now = Date.now();
+    if (!this.allConnected && this.counts.connects >= this.devices.length) {
+      this.allConnected = { atMs: now, telemetryAcked: this.counts.telemetryAcked };
+    }
     const elapsed = now - this.lastTickMs;
     this.lastTickMs = now;
     const { rate } = this.options;
-    // One tick's worth of tokens can be saved up, so a rate below 10/s still sends.
-    this.tokens = Math.min(Math.max(1, rate * (TICK_MS / 1000)), this.tokens + (rate * elapsed) / 1000);
+    // Up to a second's worth is saved up: a late tick loses no sending time.
+    this.tokens = Math.min(Math.max(1, rate), this.tokens + (rate * elapsed) / 1000);
     // Devices come up at connectRate; the ones still waiting are not ticked yet.
     const canOpen = Math.max(1, Math.round((this.options.connectRate * elapsed) / 1000));
     this.opened = Math.min(this.devices.length, this.opened + canOpen);

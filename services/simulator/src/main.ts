@@ -61,8 +61,9 @@ function stop(): Promise<void> {
   stopping ??= (async () => {
     clearInterval(progress);
     if (live) process.stderr.write('\r\x1b[Kstopping: last telemetry and offline status…');
+    const running = { stats: fleet.stats(), atMs: Date.now() };
     await fleet.stop();
-    const summary = summarize(fleet.stats(), options.fleet.seed, startedMs, cpuAtStart);
+    const summary = summarize(fleet.stats(), running, options.fleet.seed, startedMs, cpuAtStart);
     if (live) process.stderr.write('\r\x1b[K');
     console.log(options.json ? JSON.stringify(summary) : summaryText(summary));
     process.exit(0);

@@ -240,7 +240,8 @@ describe('commands', () => {
       ['telemetry', 1],
     ]);
     // samples 08:00:00–08:00:05 before, none while off, from 08:00:08 after
-    expect((after[2]?.measurements as { ts: string }[])[0]?.ts).toBe('2026-11-29T08:00:08.000Z');
+    const firstAfter = after[2]?.measurements as { ts: string }[] | undefined;
+    expect(firstAfter?.[0]?.ts).toBe('2026-11-29T08:00:08.000Z');
   });
 
   it('runs an OTA: progress, reboot, then success with the new firmware', () => {
