@@ -66,6 +66,22 @@ describe('simulator process on the broker', () => {
     ]);
   });
 
+  it('stops by itself after --messages acknowledged telemetry messages', async () => {
+    const prefix = `sim${run}c-`;
+    const sim = runSimulator(
+      ['--devices', '2', '--prefix', prefix, '--send-interval', '1', '--messages', '6'],
+      {
+        MQTT_URL,
+      },
+    );
+    expect((await sim.exit).code).toBe(0);
+    const summary = await sim.summary;
+    expect(summary?.telemetryAcked).toBeGreaterThanOrEqual(6);
+    // checked once a second: at most a second's sending more, and each device's last flush
+    expect(summary?.telemetryAcked).toBeLessThanOrEqual(14);
+    expect(summary).toMatchObject({ devices: 2, connected: 0, errors: 0 });
+  });
+
   it('refuses bad flags with a clear message and exit code 2', async () => {
     const devices = runSimulator(['--devices', '0'], { MQTT_URL });
     expect((await devices.exit).code).toBe(2);
