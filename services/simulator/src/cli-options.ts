@@ -95,7 +95,7 @@ export function parseTypes(list: string): Partial<Record<ModelName, number>> {
 }
 
 /** Reads the command line (and MQTT_URL); throws an Error naming the bad flag. */
-export function parseCli(argv: string[], env: Record<string, string | undefined>): CliOptions {
+export function parseCli(argv: string[], env: { MQTT_URL?: string }): CliOptions {
   const { values } = parseArgs({
     args: argv,
     options: Object.fromEntries(

@@ -1,0 +1,169 @@
+{{/*
+Named templates shared by the umbrella and its subcharts (Helm's template names are global, so the
+subcharts in charts/ call these with their own context). Wiring facts come from .Values.global,
+which the umbrella's values.yaml fills.
+*/}}
+
+{{/* <release>-<chart>, or the release name alone when it already holds the chart name (Bitnami's rule). */}}
+{{- define "iot-meter.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "iot-meter.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "iot-meter.labels" -}}
+{{ include "iot-meter.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: iot-meter
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* registry/repository:tag; the tag defaults to the chart's appVersion. */}}
+{{- define "iot-meter.image" -}}
+{{- $registry := .Values.image.registry | default .Values.global.imageRegistry -}}
+{{- $ref := printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) -}}
+{{- if $registry }}{{ printf "%s/%s" $registry $ref }}{{ else }}{{ $ref }}{{ end -}}
+{{- end -}}
+
+{{/* The pod and container security settings every workload of ours uses. */}}
+{{- define "iot-meter.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+fsGroup: {{ .uid }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "iot-meter.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* The name a bundled chart gives its Service: Bitnami's rule, as in iot-meter.fullname. */}}
+{{- define "iot-meter.bundledHost" -}}
+{{- if contains .chart .root.Release.Name }}{{ .root.Release.Name }}{{ else }}{{ printf "%s-%s" .root.Release.Name .chart }}{{ end -}}
+{{- end -}}
+
+{{/* Where each store is: the configured URL, or the bundled chart's Service. */}}
+{{- define "iot-meter.influxUrl" -}}
+{{- .Values.global.influx.url | default (printf "http://%s:80" (include "iot-meter.bundledHost" (dict "root" . "chart" "influxdb2"))) -}}
+{{- end -}}
+
+{{- define "iot-meter.s3Endpoint" -}}
+{{- .Values.global.s3.endpoint | default (printf "http://%s:9000" (include "iot-meter.bundledHost" (dict "root" . "chart" "minio"))) -}}
+{{- end -}}
+
+{{- define "iot-meter.mqttUrl" -}}
+{{- .Values.global.mqtt.url | default (printf "mqtt://%s:1883" (include "iot-meter.bundledHost" (dict "root" . "chart" "mosquitto"))) -}}
+{{- end -}}
+
+{{- define "iot-meter.databaseHost" -}}
+{{- include "iot-meter.bundledHost" (dict "root" . "chart" "postgresql") -}}
+{{- end -}}
+
+{{/* A secretKeyRef: to the user's Secret when `existingSecret` is set, else to the credentials Secret. */}}
+{{- define "iot-meter.secretRef" -}}
+secretKeyRef:
+  name: {{ .existingSecret | default .root.Values.global.credentials.secretName }}
+  key: {{ if .existingSecret }}{{ .existingKey }}{{ else }}{{ .key }}{{ end }}
+{{- end -}}
+
+{{/* Environment for the stores, by exactly the services' config names (services/common env schemas). */}}
+{{- define "iot-meter.env.database" -}}
+{{- $d := .Values.global.database -}}
+- name: DATABASE_URL
+  valueFrom:
+    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $d.existingSecret "existingKey" $d.existingSecretKey "key" "database-url") | nindent 4 }}
+{{- end -}}
+
+{{- define "iot-meter.env.influx" -}}
+{{- $i := .Values.global.influx -}}
+- name: INFLUX_URL
+  value: {{ include "iot-meter.influxUrl" . | quote }}
+- name: INFLUX_TOKEN
+  valueFrom:
+    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $i.existingSecret "existingKey" $i.existingSecretKey "key" "admin-token") | nindent 4 }}
+- name: INFLUX_ORG
+  value: {{ $i.org | quote }}
+- name: INFLUX_BUCKET
+  value: {{ $i.bucket | quote }}
+{{- end -}}
+
+{{- define "iot-meter.env.s3" -}}
+{{- $s := .Values.global.s3 -}}
+- name: S3_ENDPOINT
+  value: {{ include "iot-meter.s3Endpoint" . | quote }}
+- name: S3_ACCESS_KEY
+  valueFrom:
+    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $s.existingSecret "existingKey" $s.accessKeyKey "key" "root-user") | nindent 4 }}
+- name: S3_SECRET_KEY
+  valueFrom:
+    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $s.existingSecret "existingKey" $s.secretKeyKey "key" "root-password") | nindent 4 }}
+- name: S3_BUCKET
+  value: {{ $s.bucket | quote }}
+{{- end -}}
+
+{{- define "iot-meter.env.mqtt" -}}
+{{- $m := .Values.global.mqtt -}}
+- name: MQTT_URL
+  value: {{ include "iot-meter.mqttUrl" . | quote }}
+{{- with $m.existingSecret }}
+- name: MQTT_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: {{ $m.usernameKey }}}
+- name: MQTT_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: {{ $m.passwordKey }}}
+{{- end }}
+{{- end -}}
+
+{{/* Logging and tracing, the same for every service. */}}
+{{- define "iot-meter.env.common" -}}
+- name: LOG_LEVEL
+  value: {{ .Values.global.logLevel | quote }}
+{{- with .Values.global.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A ServiceMonitor for a subchart's Service (port by name), when monitoring is on and the CRD exists. */}}
+{{- define "iot-meter.serviceMonitor" -}}
+{{- $root := .root -}}
+{{- $m := $root.Values.global.monitoring -}}
+{{- if and $m.serviceMonitors ($root.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") }}
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ include "iot-meter.fullname" $root }}
+  labels:
+    {{- include "iot-meter.labels" $root | nindent 4 }}
+    {{- with $m.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "iot-meter.selectorLabels" $root | nindent 6 }}
+    # Not the headless Service of the same pods: each pod once.
+    matchExpressions:
+      - {key: iot-meter.io/headless, operator: DoesNotExist}
+  endpoints:
+    - port: {{ .port }}
+      path: /metrics
+      interval: {{ $m.interval }}
+{{- end }}
+{{- end -}}
