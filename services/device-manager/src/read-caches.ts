@@ -9,15 +9,21 @@ import { createReadCache } from './http/read-cache.js';
  */
 export function startReadCaches(options: { databaseUrl: string; ttlMs: number; logger: Logger }) {
   const registry = createReadCache({ ttlMs: options.ttlMs, enabled: () => changes.listening() });
+  let cleared = 0;
   const changes = listenToChannel({
     databaseUrl: options.databaseUrl,
     channel: 'device_registry',
-    onNotify: () => registry.clear(),
+    onNotify: () => {
+      cleared += 1;
+      registry.clear();
+    },
     logger: options.logger,
   });
   return {
     caches: { registry, timeSeries: createReadCache({ ttlMs: options.ttlMs }) },
     listening: () => changes.listening(),
+    /** How many times a notification (or a dropped connection) cleared the registry cache. */
+    cleared: () => cleared,
     close: () => changes.close(),
   };
 }

@@ -37,7 +37,14 @@ afterAll(() => api.dispose());
 
 describe('read cache', () => {
   it('keeps presence for its time, and sees registry writes from this replica and from others at once', async () => {
+    const cleared = api.readCaches?.cleared() ?? 0;
     await api.call('POST', '/api/devices', { json: { device_id: 'c-1', device_name: 'First' } });
+    // The insert's own notification arrives a moment later and clears the cache again: wait for it.
+    await until(
+      async () => api.readCaches?.cleared(),
+      (n) => (n ?? 0) > cleared,
+      'the insert’s notification',
+    );
     expect(await getDevice('c-1')).toMatchObject({ device_name: 'First', connection_status: 'unknown' });
 
     // A collector's presence update does not clear the cache: the answer is kept.

@@ -16,12 +16,14 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
     baseline: { type: 'boolean', default: false },
+    'mqtt-url': { type: 'string' },
   },
 });
 const devices = Number(args.devices);
 const rate = Number(args.rate);
 const duration = Number(args.duration);
-const mqttUrl = readStackEnv().MQTT_URL ?? '';
+// The local stack's broker unless told (the smoke run uses a broker of its own).
+const mqttUrl = args['mqtt-url'] ?? readStackEnv().MQTT_URL ?? '';
 // A DC meter's message: two samples of two measurements (send interval twice the cadence).
 const sample = (s: number) => [
   { ts: `2026-11-29T08:00:0${s}.000Z`, type: 'voltage_dc', val: 752.4, unit: 'V' },
@@ -134,5 +136,14 @@ async function main() {
 }
 
 function flags() {
-  return ['--devices', String(devices), '--rate', String(rate), '--duration', String(duration)];
+  return [
+    '--devices',
+    String(devices),
+    '--rate',
+    String(rate),
+    '--duration',
+    String(duration),
+    '--mqtt-url',
+    mqttUrl,
+  ];
 }

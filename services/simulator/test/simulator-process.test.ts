@@ -1,15 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { type Received, record, runSimulator, until } from './simulator-harness.js';
 
-const { MQTT_URL } = inject('stackEnv');
+// A broker of this file's own: the fleets' telemetry must not reach other test files' collectors.
+const stack = new PrivateStack(500);
+let MQTT_URL = '';
 const run = randomBytes(3).toString('hex');
 let recorder: Awaited<ReturnType<typeof record>>;
 
 beforeAll(async () => {
-  recorder = await record(MQTT_URL ?? '', `sim${run}`, `sim-test-recorder-${run}`);
+  stack.up('mosquitto');
+  MQTT_URL = stack.env.MQTT_URL ?? '';
+  recorder = await record(MQTT_URL, `sim${run}`, `sim-test-recorder-${run}`);
+}, 120_000);
+afterAll(async () => {
+  await recorder?.close();
+  stack.destroy();
 });
-afterAll(() => recorder.close());
 
 const statuses = (prefix: string) =>
   recorder.messages
