@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
 import { collectorConfig } from '../../services/collector/src/config.js';
 import { deviceManagerConfig } from '../../services/device-manager/src/config.js';
 import { simulatorEnv } from '../../services/simulator/src/config.js';
@@ -115,6 +117,47 @@ describe.each(['(defaults)', ...scenarios])('chart rendered with %s', (file) => 
       expect(selected.map((s) => s.metadata.name)).toHaveLength(1);
       expect(selected[0]?.spec?.ports?.map((p) => p.name)).toContain(monitor.spec?.endpoints?.[0]?.port);
     }
+  });
+});
+
+describe('values schema', () => {
+  it.each([
+    ['collector.replicas=0', /collector\/replicas/],
+    ['global.mqtt.url=http://broker:1883', /global\/mqtt\/url/],
+    ['alerts.rejectRatio=2', /alerts\/rejectRatio/],
+    ['global.s3.bucket=Bad_Bucket', /global\/s3\/bucket/],
+  ])('refuses %s, naming the value', (pair, field) => {
+    expect(() => render(helm, chart, { set: [pair] })).toThrow(field);
+  });
+});
+
+describe('alerts', () => {
+  it('are valid Prometheus rules (promtool), one per condition the chart promises', () => {
+    const rule = renderScenario(undefined, ['monitoring.coreos.com/v1/PrometheusRule']).find(
+      (o) => o.kind === 'PrometheusRule',
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'iot-meter-rules-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(file, stringify(rule?.spec));
+    const out = execFileSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
+    rmSync(dir, { recursive: true });
+    expect(out).toContain('SUCCESS: 7 rules found');
+    const names = (rule?.spec as { groups: { rules: { alert: string }[] }[] }).groups[0]?.rules.map(
+      (r) => r.alert,
+    );
+    expect(names).toEqual([
+      'IoTMeterCollectorDown',
+      'IoTMeterIngestStalled',
+      'IoTMeterRejectsSpiking',
+      'IoTMeterStoreErrors',
+      'IoTMeterUnacknowledgedBacklogGrowing',
+      'IoTMeterApiErrors',
+      'IoTMeterManyDevicesOffline',
+    ]);
+  });
+
+  it('are left out without the CRDs', () => {
+    expect(renderScenario().filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
   });
 });
 

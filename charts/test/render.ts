@@ -90,7 +90,11 @@ export function render(
   for (const file of options.values ?? []) args.push('-f', join(chart, 'ci', file));
   for (const pair of options.set ?? []) args.push('--set', pair);
   for (const api of options.apiVersions ?? []) args.push('--api-versions', api);
-  const out = execFileSync(helm, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const out = execFileSync(helm, args, {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return parseAllDocuments(out)
     .map((d) => d.toJS() as K8sObject | null)
     .filter((o): o is K8sObject => o !== null);

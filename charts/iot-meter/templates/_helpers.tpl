@@ -47,7 +47,7 @@ seccompProfile:
 
 {{- define "iot-meter.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
+readOnlyRootFilesystem: {{ .Values.global.readOnlyRootFilesystem }}
 capabilities:
   drop: ["ALL"]
 {{- end -}}

@@ -29,6 +29,7 @@ import { createReadCache, type ReadCache } from './http/read-cache.js';
 import { createRouter } from './http/router.js';
 import { createMetricsRoutes } from './metrics/metrics.routes.js';
 import { createRawDataRoutes } from './raw-data/raw-data.routes.js';
+import { registerFleetGauge } from './stats/fleet-gauge.js';
 import { createStatsRoutes } from './stats/stats.routes.js';
 import { requestTelemetry } from './telemetry/request-telemetry.js';
 
@@ -130,6 +131,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/', createCommandsRoutes({ db, devices, publisher: deps.commands, logger }));
   app.route('/', createAlertsRoutes(db, devices));
   app.route('/', createStatsRoutes(db));
+  registerFleetGauge(registry, db);
   app.route('/', createApiKeysRoutes(db, authenticator.forget));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

@@ -173,6 +173,13 @@ describe('stats', () => {
         messages_last_hour: 7,
         quarantined_last_hour: 2,
       });
+      // The same counts for the fleet dashboard, at each scrape.
+      const metrics = (await fresh.call('GET', '/metrics', { key: null })).text;
+      expect(metrics.match(/^iot_devices\{.*$/gm)).toEqual([
+        'iot_devices{connection_status="online",service="device-manager"} 1',
+        'iot_devices{connection_status="offline",service="device-manager"} 0',
+        'iot_devices{connection_status="unknown",service="device-manager"} 2',
+      ]);
     } finally {
       await fresh.dispose();
     }

@@ -3,6 +3,7 @@ import type { Database } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 import { errors, json, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
+import { countDevicesByConnection } from './fleet-gauge.js';
 
 const statsSchema = z
   .object({
@@ -39,15 +40,7 @@ export function createStatsRoutes(db: Kysely<Database>) {
           .groupBy('status')
           .orderBy('status')
           .execute(),
-        db
-          .selectFrom('devices as d')
-          .leftJoin('device_presence as p', 'p.device_id', 'd.device_id')
-          .select([
-            sql<string>`coalesce(p.connection_status, 'unknown')`.as('state'),
-            sql<number>`count(*)::int`.as('count'),
-          ])
-          .groupBy(sql`coalesce(p.connection_status, 'unknown')`)
-          .execute(),
+        countDevicesByConnection(db),
         db
           .selectFrom('device_alerts')
           .select(sql<number>`count(*)::int`.as('count'))
@@ -65,16 +58,15 @@ export function createStatsRoutes(db: Kysely<Database>) {
           .where('last_received_at', '>', sql<Date>`now() - interval '1 hour'`)
           .executeTakeFirstOrThrow(),
       ]);
-      const states = Object.fromEntries(connection.map((r) => [r.state, r.count]));
       return c.json(
         {
           total_devices: byStatus.reduce((sum, r) => sum + r.count, 0),
           device_by_status: byStatus,
           unacknowledged_alerts: alerts.count,
           connection: {
-            online: states.online ?? 0,
-            offline: states.offline ?? 0,
-            unknown: states.unknown ?? 0,
+            online: connection.online ?? 0,
+            offline: connection.offline ?? 0,
+            unknown: connection.unknown ?? 0,
           },
           messages_last_hour: volume.raw,
           quarantined_last_hour: volume.quarantine,
