@@ -142,9 +142,8 @@ describe('alerts', () => {
     const out = execFileSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
     rmSync(dir, { recursive: true });
     expect(out).toContain('SUCCESS: 7 rules found');
-    const names = (rule?.spec as { groups: { rules: { alert: string }[] }[] }).groups[0]?.rules.map(
-      (r) => r.alert,
-    );
+    const spec = rule?.spec as { groups: { rules: { alert: string }[] }[] } | undefined;
+    const names = spec?.groups[0]?.rules.map((r) => r.alert);
     expect(names).toEqual([
       'IoTMeterCollectorDown',
       'IoTMeterIngestStalled',
