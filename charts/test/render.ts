@@ -84,11 +84,18 @@ export type K8sObject = {
 export function render(
   helm: string,
   chart: string,
-  options: { values?: string[]; set?: string[]; apiVersions?: string[] } = {},
+  options: {
+    release?: string;
+    values?: string[];
+    set?: string[];
+    setString?: string[];
+    apiVersions?: string[];
+  } = {},
 ): K8sObject[] {
-  const args = ['template', 'iot', chart, '--namespace', 'iot'];
+  const args = ['template', options.release ?? 'iot', chart, '--namespace', 'iot'];
   for (const file of options.values ?? []) args.push('-f', join(chart, 'ci', file));
   for (const pair of options.set ?? []) args.push('--set', pair);
+  for (const pair of options.setString ?? []) args.push('--set-string', pair);
   for (const api of options.apiVersions ?? []) args.push('--api-versions', api);
   const out = execFileSync(helm, args, {
     encoding: 'utf8',

@@ -1,0 +1,195 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createObjectStore, influxEnv, loadConfig, s3Env } from '@iot-meter/common';
+import { createTestDatabase, createTestInfluxBucket } from '@iot-meter/common/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PrivateStack } from '../../scripts/stack/private-stack.js';
+import { type Container, type K8sObject, offlineChart, render } from './render.js';
+
+// The chart's wiring, proven: render it, start each service as a local process with exactly the
+// environment of its rendered workload (secret references resolved the way the kubelet would,
+// from the rendered Secrets and from the external ones these values name), the stores being the
+// local stack's (the broker one of this file's own, so the fleet's telemetry reaches no other
+// test's collectors). Only ports and the in-cluster API address are local ones.
+const env = inject('stackEnv');
+const broker = new PrivateStack(700);
+const run = randomBytes(3).toString('hex');
+const release = `chart${run}`;
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const processes: ChildProcess[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
+let objects: K8sObject[] = [];
+let apiBase = '';
+let adminKey = '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** The container's environment as the kubelet would give it to pod `podName`. */
+function resolveEnv(
+  container: Container | undefined,
+  podName: string,
+  secrets: Record<string, Record<string, string>>,
+) {
+  const resolved: Record<string, string> = {};
+  for (const e of container?.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    if (ref) {
+      const value = secrets[ref.name]?.[ref.key];
+      if (value === undefined) throw new Error(`${e.name}: no key ${ref.key} in Secret ${ref.name}`);
+      resolved[e.name] = value;
+    } else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') {
+      resolved[e.name] = podName;
+    } else {
+      resolved[e.name] = e.value ?? '';
+    }
+  }
+  return resolved;
+}
+
+function container(kind: string, name: string, init = false) {
+  const pod = objects.find((o) => o.kind === kind && o.metadata.name === name)?.spec?.template?.spec;
+  return init ? pod?.initContainers?.[0] : pod?.containers[0];
+}
+
+function start(argv: string[], processEnv: Record<string, string>): ChildProcess {
+  // Only the rendered environment (and PATH): nothing leaks in from the test's own.
+  const child = spawn(process.execPath, argv, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...processEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  processes.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  broker.up('mosquitto');
+  const mqttUrl = broker.env.MQTT_URL ?? '';
+  cleanups.push(async () => broker.destroy());
+  const database = await createTestDatabase(env.DATABASE_URL ?? '');
+  const influx = await createTestInfluxBucket(loadConfig(influxEnv, env), 'chart');
+  const s3Bucket = `chart-${run}`;
+  cleanups.push(database.drop, influx.drop);
+  objects = render(env.HELM_BIN ?? 'helm', offlineChart(), {
+    release,
+    values: ['external-values.yaml', 'simulator-values.yaml'],
+    set: [
+      `global.influx.url=${env.INFLUX_URL}`,
+      `global.influx.org=${env.INFLUX_ORG}`,
+      `global.influx.bucket=${influx.name}`,
+      `global.s3.endpoint=${env.S3_ENDPOINT}`,
+      `global.s3.bucket=${s3Bucket}`,
+      `global.mqtt.url=${mqttUrl}`,
+      'mosquitto.enabled=false',
+      `collector.config.MQTT_SHARE_GROUP=chart-${run}`,
+    ],
+    setString: [`simulator.args={--devices,3,--send-interval,1,--prefix,chart-${run}-}`],
+  });
+  // The Secrets a cluster would hold: the chart's own, and the external ones its values name.
+  const secrets: Record<string, Record<string, string>> = {
+    'iot-database': { DATABASE_URL: database.url },
+    'iot-influx': { token: env.INFLUX_TOKEN ?? '' },
+    'iot-s3': { 'access-key': env.S3_ACCESS_KEY ?? '', 'secret-key': env.S3_SECRET_KEY ?? '' },
+  };
+  for (const secret of objects.filter((o) => o.kind === 'Secret')) {
+    secrets[secret.metadata.name] = Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+    );
+  }
+  adminKey = secrets['iot-meter-credentials']?.['api-admin-key'] ?? '';
+
+  // The device-manager's init container migrates the database, then the API starts.
+  execFileSync(process.execPath, ['services/device-manager/dist/migrate.js'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...resolveEnv(container('Deployment', `${release}-device-manager`, true), 'dm-0', secrets),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const apiPort = await freePort();
+  apiBase = `http://127.0.0.1:${apiPort}`;
+  start(['services/device-manager/dist/main.js'], {
+    ...resolveEnv(
+      container('Deployment', `${release}-device-manager`),
+      `${release}-device-manager-0`,
+      secrets,
+    ),
+    PORT: String(apiPort),
+  });
+  const collectorPod = `${release}-collector-0`;
+  start(['--max-old-space-size=192', 'services/collector/dist/main.js'], {
+    ...resolveEnv(container('StatefulSet', `${release}-collector`), collectorPod, secrets),
+    PORT: String(await freePort()),
+  });
+  cleanups.push(async () => {
+    const store = createObjectStore(loadConfig(s3Env, env));
+    if (!(await store.bucketExists(s3Bucket))) return;
+    const names = (await store.listObjectsV2(s3Bucket, '', true).toArray()).map((o) => o.name ?? '');
+    await store.removeObjects(s3Bucket, names);
+    await store.removeBucket(s3Bucket);
+  });
+  for (let i = 0; i < 300; i += 1) {
+    if (
+      await fetch(`${apiBase}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const simulator = container('Deployment', `${release}-simulator`);
+  start(['services/simulator/dist/main.js', ...(simulator?.args ?? [])], {
+    ...resolveEnv(simulator, `${release}-simulator-0`, secrets),
+    // The in-cluster Service address of the API, here on this machine.
+    API_URL: apiBase,
+    PORT: String(await freePort()),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const child of processes) child.kill('SIGTERM');
+  await Promise.all(
+    processes.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+  );
+  for (const cleanup of cleanups.reverse()) await cleanup();
+}, 60_000);
+
+describe('the chart’s wiring, run as processes', () => {
+  it('registers the fleet, stores its telemetry and serves it through the API', async () => {
+    const get = async (path: string) =>
+      (
+        await fetch(`${apiBase}${path}`, { headers: { authorization: `Bearer ${adminKey}` } })
+      ).json() as Promise<{ device_id: string; connection_status: string; metric: string }[]>;
+    let devices: { device_id: string; connection_status: string }[] = [];
+    for (
+      let i = 0;
+      i < 150 && !(devices.length === 3 && devices.every((d) => d.connection_status === 'online'));
+      i += 1
+    ) {
+      devices = await get('/api/devices?sort=device_id');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(devices.map((d) => [d.device_id, d.connection_status])).toEqual([
+      [`chart-${run}-001`, 'online'],
+      [`chart-${run}-002`, 'online'],
+      [`chart-${run}-003`, 'online'],
+    ]);
+    let metrics: { metric: string }[] = [];
+    for (let i = 0; i < 150 && metrics.length === 0; i += 1) {
+      metrics = await get(`/api/devices/chart-${run}-002/metrics?start=-5m`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect([...new Set(metrics.map((m) => m.metric))].sort()).toEqual(['current_dc', 'voltage_dc']);
+  });
+});
