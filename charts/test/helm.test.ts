@@ -126,6 +126,10 @@ describe('values schema', () => {
     ['global.mqtt.url=http://broker:1883', /global\/mqtt\/url/],
     ['alerts.rejectRatio=2', /alerts\/rejectRatio/],
     ['global.s3.bucket=Bad_Bucket', /global\/s3\/bucket/],
+    ['postgresql.enabled=false', /postgresql.enabled is false: set global.database.existingSecret/],
+    ['influxdb2.enabled=false', /influxdb2.enabled is false: set global.influx.url/],
+    ['minio.enabled=false', /minio.enabled is false: set global.s3.endpoint/],
+    ['mosquitto.enabled=false', /mosquitto.enabled is false: set global.mqtt.url/],
   ])('refuses %s, naming the value', (pair, field) => {
     expect(() => render(helm, chart, { set: [pair] })).toThrow(field);
   });
