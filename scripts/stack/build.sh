@@ -35,6 +35,67 @@ build_helm() {
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
+# k8s.io/kubernetes requires its staging modules (k8s.io/api, …) at v0.0.0 and replaces them with
+# ./staging paths, which `go install` refuses: a wrapper module replaces each with its published
+# v0.<minor>.<patch> release. The version ldflags make the server report its real version (helm's
+# kubeVersion checks read it).
+build_kubernetes() {
+  local binary
+  for binary in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    install_cached "$cache_root/kubernetes-$KUBERNETES_VERSION/$binary" "$binary" \
+      build_kubernetes_in_wrapper "$binary" >/dev/null || return 1
+  done
+  echo "$cache_root/kubernetes-$KUBERNETES_VERSION"
+}
+
+build_kubernetes_in_wrapper() {
+  local binary=$1 staging=v0.${KUBERNETES_VERSION#v1.} minor
+  minor=${KUBERNETES_VERSION#v1.}
+  minor=${minor%%.*}
+  local k8s_mod
+  k8s_mod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  {
+    printf 'module iot-meter/kubernetes-build\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBERNETES_VERSION"
+    sed -n 's|^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*|\t\1 => \1 '"$staging"'|p' "$k8s_mod"
+    printf ')\n'
+  } >go.mod
+  printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/%s"\n' "$binary" >tools.go
+  go mod tidy
+  go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION \
+    -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+    -o "$GOBIN/$binary" "k8s.io/kubernetes/cmd/$binary"
+}
+
+# etcd's server module replaces its sibling modules with ../ paths; required from a wrapper module,
+# those replaces are ignored and the published ones are used.
+build_etcd() {
+  install_cached "$cache_root/etcd-$ETCD_VERSION/etcd" etcd build_etcd_in_wrapper
+}
+
+build_etcd_in_wrapper() {
+  printf 'module iot-meter/etcd-build\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >go.mod
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >tools.go
+  go mod tidy
+  go build -trimpath -o "$GOBIN/etcd" go.etcd.io/etcd/server/v3
+}
+
+# kwok and its "fast" stages (nodes Ready, pods Running, Job pods Succeeded, deletions finished),
+# which it needs as configuration.
+build_kwok() {
+  install_cached "$cache_root/kwok-$KWOK_VERSION/kwok" kwok build_kwok_with_stages
+}
+
+build_kwok_with_stages() {
+  go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  local stages
+  stages=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage
+  mkdir -p "$cache_root/kwok-$KWOK_VERSION"
+  for file in node/fast/node-initialize pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    printf -- '---\n'
+    cat "$stages/$file.yaml"
+  done >"$cache_root/kwok-$KWOK_VERSION/stages.yaml"
+}
+
 build_schemathesis() {
   local dir=$cache_root/schemathesis-$SCHEMATHESIS_VERSION
   # A virtualenv cannot be moved into place (its scripts name their own path), so a marker file

@@ -202,6 +202,9 @@ cmd_up() {
   build_minio >/dev/null
   build_influxd >/dev/null
   build_helm >/dev/null
+  build_etcd >/dev/null
+  build_kubernetes >/dev/null
+  build_kwok >/dev/null
   build_schemathesis >/dev/null
   # A fresh broker database on every `up`: tests and benchmarks leave persistent sessions behind when
   # interrupted, and Debian's 2.0.11 never expires sessions restored from disk (upstream #2546), so
@@ -299,6 +302,10 @@ export S3_CONSOLE_URL=http://127.0.0.1:$MINIO_CONSOLE_PORT
 export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 export PROMETHEUS_TARGETS_DIR=$state/prometheus/targets
 export HELM_BIN=$cache_root/helm-$HELM_VERSION/helm
+export KUBERNETES_BIN_DIR=$cache_root/kubernetes-$KUBERNETES_VERSION
+export ETCD_BIN=$cache_root/etcd-$ETCD_VERSION/etcd
+export KWOK_BIN=$cache_root/kwok-$KWOK_VERSION/kwok
+export KWOK_STAGES=$cache_root/kwok-$KWOK_VERSION/stages.yaml
 export SCHEMATHESIS_BIN=$cache_root/schemathesis-$SCHEMATHESIS_VERSION/bin/st
 ENV
 }
