@@ -126,11 +126,17 @@ status:
     );
   }
 
+  /** Stops everything: SIGTERM, then SIGKILL after 5 s (kube-apiserver drains for a minute otherwise). */
   async stop(): Promise<void> {
-    for (const child of this.processes.reverse()) child.kill('SIGTERM');
-    await Promise.all(
-      this.processes.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),
+    const exited = this.processes.map((c) =>
+      c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined,
     );
+    for (const child of [...this.processes].reverse()) child.kill('SIGTERM');
+    const killer = setTimeout(() => {
+      for (const child of this.processes) child.kill('SIGKILL');
+    }, 5000);
+    await Promise.all(exited);
+    clearTimeout(killer);
     rmSync(this.dir, { recursive: true, force: true });
   }
 
