@@ -99,6 +99,8 @@ describe('the chart on a real API server', () => {
       ['drain-2', ['--drain'], 'iot-collector-2'],
     ]);
     expect(job.status.succeeded).toBe(1);
+    // Retention is applied on every release by a Job of its own.
+    expect(get('job', 'iot-device-manager-retention-4').status.succeeded).toBe(1);
     expect(get('statefulset', 'iot-collector').spec.replicas).toBe(1);
   });
 

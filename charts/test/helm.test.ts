@@ -6,6 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { collectorConfig } from '../../services/collector/src/config.js';
 import { deviceManagerConfig } from '../../services/device-manager/src/config.js';
+import { retentionConfig } from '../../services/device-manager/src/retention/retention-config.js';
 import { simulatorEnv } from '../../services/simulator/src/config.js';
 import { type Container, chartDir, type K8sObject, offlineChart, type PodSpec, render } from './render.js';
 
@@ -33,6 +34,7 @@ const CONFIG_NAMES: Record<string, string[]> = {
   collector: Object.keys(collectorConfig.shape),
   'device-manager': [...Object.keys(deviceManagerConfig.shape), 'OTEL_EXPORTER_OTLP_ENDPOINT'],
   migrate: ['DATABASE_URL', 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+  retention: [...Object.keys(retentionConfig.shape), 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
   simulator: Object.keys(simulatorEnv.shape),
 };
 
@@ -78,8 +80,11 @@ describe.each(['(defaults)', ...scenarios])('chart rendered with %s', (file) => 
           allowPrivilegeEscalation: false,
           capabilities: { drop: ['ALL'] },
         });
-        expect(container.livenessProbe, where).toBeDefined();
-        expect(container.readinessProbe, where).toBeDefined();
+        if (!workload.includes('-retention-')) {
+          // Long-running containers are probed; a Job's run to completion.
+          expect(container.livenessProbe, where).toBeDefined();
+          expect(container.readinessProbe, where).toBeDefined();
+        }
         expect(Object.keys(container.resources?.requests ?? {}).sort(), where).toEqual(['cpu', 'memory']);
         expect(Object.keys(container.resources?.limits ?? {}).sort(), where).toEqual(['cpu', 'memory']);
       }

@@ -1,0 +1,20 @@
+import { createLogger, createObjectStore, loadConfig } from '@iot-meter/common';
+import { applyArchiveLifecycle, applyTimeSeriesRetention } from './retention/apply-retention.js';
+import { retentionConfig } from './retention/retention-config.js';
+
+// `node dist/apply-retention.js`: the chart's retention Job, run on every install and upgrade.
+const config = loadConfig(retentionConfig, process.env);
+const logger = createLogger('retention');
+await applyTimeSeriesRetention(config, config.RETENTION_TIME_SERIES_DAYS);
+await applyArchiveLifecycle(createObjectStore(config), config.S3_BUCKET, {
+  archiveDays: config.RETENTION_ARCHIVE_DAYS,
+  quarantineDays: config.RETENTION_QUARANTINE_DAYS,
+});
+logger.info(
+  {
+    timeSeriesDays: config.RETENTION_TIME_SERIES_DAYS,
+    archiveDays: config.RETENTION_ARCHIVE_DAYS,
+    quarantineDays: config.RETENTION_QUARANTINE_DAYS,
+  },
+  'retention applied (0 days: kept forever)',
+);
