@@ -3,18 +3,27 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createOpsRoutes, serve } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PrivateStack } from '../../scripts/stack/private-stack.js';
+import {
+  BrokerExporterProcess,
+  overfillOfflineSession,
+} from '../../services/collector/test/broker-exporter-harness.js';
 import { CollectorHarness } from '../../services/collector/test/collector-harness.js';
 import { ApiHarness } from '../../services/device-manager/test/api-harness.js';
 import { type K8sObject, offlineChart, render } from './render.js';
 
 // Every Prometheus query of the chart's dashboards, run by the local stack's Prometheus against a
-// collector and the API that it scrapes (each in this process, behind a real HTTP /metrics).
+// collector and the API that it scrapes (each in this process, behind a real HTTP /metrics) and the
+// broker's exporter on a broker of its own, made to drop messages (5 queued per session at most),
+// whose alert must then fire.
 const env = inject('stackEnv');
 const run = randomBytes(4).toString('hex');
 const targetFile = join(env.PROMETHEUS_TARGETS_DIR ?? '', `dashboards-${run}.json`);
 const collector = new CollectorHarness(env);
 const api = new ApiHarness(env);
 const servers: { close(): Promise<void> }[] = [];
+const broker = new PrivateStack(810, { IOT_STACK_MOSQUITTO_EXTRA: 'max_queued_messages 5\nsys_interval 1' });
+let brokerExporter: BrokerExporterProcess | undefined;
 
 type Dashboard = { uid: string; panels: { title: string; targets: { expr?: string; query?: string }[] }[] };
 const configMaps = render(env.HELM_BIN ?? 'helm', offlineChart()).filter(
@@ -36,6 +45,9 @@ async function query(promql: string) {
 }
 
 beforeAll(async () => {
+  broker.up('mosquitto');
+  brokerExporter = new BrokerExporterProcess(broker.env.MQTT_URL ?? '', 18_811);
+  await brokerExporter.start();
   await collector.start();
   await api.start();
   const collectorServer = await serve(
@@ -48,9 +60,16 @@ beforeAll(async () => {
   await writeFile(
     targetFile,
     JSON.stringify([
-      { targets: [`127.0.0.1:${collectorServer.port}`, `127.0.0.1:${apiServer.port}`], labels: { run } },
+      {
+        targets: [`127.0.0.1:${collectorServer.port}`, `127.0.0.1:${apiServer.port}`, '127.0.0.1:18811'],
+        labels: { run },
+      },
     ]),
   );
+  // The exporter is scraped before the drop, so that the counter's increase is seen.
+  const scraped = async () => (await query(`mosquitto_up{run="${run}"}`)).data?.result.length ?? 0;
+  for (let i = 0; i < 60 && (await scraped()) === 0; i += 1) await new Promise((r) => setTimeout(r, 500));
+  await overfillOfflineSession(broker.env.MQTT_URL ?? '', 'collector-dashboards', 15);
   // Traffic for every panel: telemetry, one message for the quarantine, API answers.
   const publisher = await collector.publisher();
   const device = `dash-${run}`;
@@ -83,6 +102,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(targetFile, { force: true });
+  brokerExporter?.stop();
+  broker.destroy();
   await Promise.all(servers.map((s) => s.close()));
   await collector.dispose();
   await api.dispose();
@@ -109,6 +130,31 @@ describe('Grafana dashboards', () => {
       }
     }
     expect(failures).toEqual([]);
-    expect(checked).toBe(20);
+    expect(checked).toBe(23);
+  });
+});
+
+describe('alerts', () => {
+  const rule = render(env.HELM_BIN ?? 'helm', offlineChart(), {
+    apiVersions: ['monitoring.coreos.com/v1/PrometheusRule'],
+  }).find((o) => o.kind === 'PrometheusRule');
+  const spec = rule?.spec as { groups: { rules: { alert: string; expr: string }[] }[] } | undefined;
+  const expr = (alert: string) => spec?.groups[0]?.rules.find((r) => r.alert === alert)?.expr ?? '';
+
+  it("fire on the broker's dropped messages, and not on a broker that is up", async () => {
+    await expect
+      .poll(
+        async () => (await query(`mosquitto_publish_messages_dropped_total{run="${run}"}`)).data?.result,
+        {
+          timeout: 15_000,
+        },
+      )
+      .toMatchObject([{ value: [expect.any(Number), '10'] }]);
+    const dropping = (await query(expr('IoTMeterBrokerDroppingMessages'))).data?.result as {
+      value: [number, string];
+    }[];
+    expect(dropping).toHaveLength(1);
+    expect(Number(dropping[0]?.value[1])).toBeGreaterThan(0);
+    expect((await query(expr('IoTMeterBrokerDown'))).data?.result).toEqual([]);
   });
 });

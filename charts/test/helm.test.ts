@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
-import { collectorConfig } from '../../services/collector/src/config.js';
+import { brokerExporterConfig, collectorConfig } from '../../services/collector/src/config.js';
 import { deviceManagerConfig } from '../../services/device-manager/src/config.js';
 import { retentionConfig } from '../../services/device-manager/src/retention/retention-config.js';
 import { simulatorEnv } from '../../services/simulator/src/config.js';
@@ -31,6 +31,7 @@ const envOf = (container: Container | undefined) =>
 
 // Each of our images reads exactly these names (the services' config schemas).
 const CONFIG_NAMES: Record<string, string[]> = {
+  'broker-exporter': Object.keys(brokerExporterConfig.shape),
   collector: Object.keys(collectorConfig.shape),
   'device-manager': [...Object.keys(deviceManagerConfig.shape), 'OTEL_EXPORTER_OTLP_ENDPOINT'],
   migrate: ['DATABASE_URL', 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
@@ -150,7 +151,7 @@ describe('alerts', () => {
     writeFileSync(file, stringify(rule?.spec));
     const out = execFileSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
     rmSync(dir, { recursive: true });
-    expect(out).toContain('SUCCESS: 7 rules found');
+    expect(out).toContain('SUCCESS: 9 rules found');
     const spec = rule?.spec as { groups: { rules: { alert: string }[] }[] } | undefined;
     const names = spec?.groups[0]?.rules.map((r) => r.alert);
     expect(names).toEqual([
@@ -161,6 +162,8 @@ describe('alerts', () => {
       'IoTMeterUnacknowledgedBacklogGrowing',
       'IoTMeterApiErrors',
       'IoTMeterManyDevicesOffline',
+      'IoTMeterBrokerDroppingMessages',
+      'IoTMeterBrokerDown',
     ]);
   });
 
@@ -233,6 +236,32 @@ describe('wiring', () => {
       API_URL: 'http://iot-device-manager:8080',
       API_KEY: { secretKeyRef: { name: 'iot-meter-credentials', key: 'api-admin-key' } },
       MQTT_URL: 'mqtt://iot-mosquitto:1883',
+    });
+  });
+
+  it("runs the broker's exporter beside it, in the collector's image, on its plain listener", () => {
+    const images = (objects: K8sObject[]) => {
+      const pod = byName(objects, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec;
+      const collector = byName(objects, 'StatefulSet', 'iot-collector')?.spec?.template?.spec;
+      const exporter = pod?.containers.find((c) => c.name === 'broker-exporter');
+      return { exporter, collectorImage: collector?.containers[0]?.image };
+    };
+    const { exporter, collectorImage } = images(defaults);
+    expect(exporter?.image).toBe('iot-meter/collector:0.1.0');
+    expect(collectorImage).toBe(exporter?.image);
+    expect(exporter?.command).toEqual(['node', 'dist/broker-exporter.js']);
+    expect(envOf(exporter)).toEqual({ PORT: '9234', MQTT_URL: 'mqtt://127.0.0.1:1883', LOG_LEVEL: 'info' });
+
+    const secured = images(
+      render(helm, chart, {
+        set: ['global.imageRegistry=registry.example.net', 'global.mqtt.existingSecret=iot-mqtt'],
+      }),
+    );
+    expect(secured.exporter?.image).toBe('registry.example.net/iot-meter/collector:0.1.0');
+    expect(secured.collectorImage).toBe(secured.exporter?.image);
+    expect(envOf(secured.exporter)).toMatchObject({
+      MQTT_USERNAME: { secretKeyRef: { name: 'iot-mqtt', key: 'username' } },
+      MQTT_PASSWORD: { secretKeyRef: { name: 'iot-mqtt', key: 'password' } },
     });
   });
 

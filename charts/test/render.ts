@@ -47,6 +47,7 @@ export type EnvVar = {
 export type Container = {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
   env?: EnvVar[];
   ports?: { name: string; containerPort: number }[];

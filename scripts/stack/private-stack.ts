@@ -16,7 +16,11 @@ export class PrivateStack {
   readonly dir = `/var/tmp/iot-meter-private-${randomBytes(4).toString('hex')}`;
   env: Record<string, string> = {};
 
-  constructor(private readonly portOffset: number) {}
+  /** `settings` apply to every start, e.g. IOT_STACK_MOSQUITTO_EXTRA (mosquitto.conf lines). */
+  constructor(
+    private readonly portOffset: number,
+    private readonly settings: Record<string, string> = {},
+  ) {}
 
   /** Starts the whole stack, or only `servers`. */
   up(...servers: Server[]): void {
@@ -45,6 +49,7 @@ export class PrivateStack {
         ...process.env,
         IOT_STACK_DIR: this.dir,
         IOT_STACK_PORT_OFFSET: String(this.portOffset),
+        ...this.settings,
         ...env,
       },
     });

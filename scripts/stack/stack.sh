@@ -136,6 +136,8 @@ start_mosquitto() {
   if [ "${IOT_STACK_MOSQUITTO_CRASH_SAFE:-0}" = 1 ]; then
     printf 'autosave_on_changes true\nautosave_interval 1\n' >>"$dir/mosquitto.conf"
   fi
+  # Settings of a test's own broker (later lines override the file's).
+  [ -z "${IOT_STACK_MOSQUITTO_EXTRA:-}" ] || printf '%s\n' "$IOT_STACK_MOSQUITTO_EXTRA" >>"$dir/mosquitto.conf"
   own mosquitto "$dir/data"
   launch mosquitto mosquitto -c "$dir/mosquitto.conf"
 }

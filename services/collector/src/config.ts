@@ -41,3 +41,6 @@ export const collectorConfig = serviceEnv(8081)
   });
 
 export type CollectorConfig = z.output<typeof collectorConfig>;
+
+/** The broker exporter (src/broker-exporter.ts), the Mosquitto pod's metrics sidecar. */
+export const brokerExporterConfig = serviceEnv(9234).extend(mqttEnv.shape);

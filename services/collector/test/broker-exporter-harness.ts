@@ -1,0 +1,63 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+
+// The compiled broker exporter, as the Mosquitto pod's sidecar runs it.
+const main = fileURLToPath(new URL('../dist/broker-exporter.js', import.meta.url));
+
+export class BrokerExporterProcess {
+  private child: ChildProcess | undefined;
+  output = '';
+
+  constructor(
+    private readonly mqttUrl: string,
+    readonly port: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [main], {
+      env: { PATH: process.env.PATH, PORT: String(this.port), MQTT_URL: this.mqttUrl, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout?.on('data', (d) => (this.output += d));
+    child.stderr?.on('data', (d) => (this.output += d));
+    for (let i = 0; i < 75; i += 1) {
+      if (child.exitCode !== null) break;
+      if ((await this.status('/readyz')) === 200) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`broker exporter not ready within 15 s: ${this.output}`);
+  }
+
+  status(path: string): Promise<number> {
+    return fetch(`http://127.0.0.1:${this.port}${path}`).then(
+      (r) => r.status,
+      () => 0,
+    );
+  }
+
+  stop(): void {
+    this.child?.kill('SIGTERM');
+  }
+}
+
+/**
+ * A collector's persistent session in the shared group that goes away, then `published` QoS 1
+ * messages, each acknowledged to the publisher: past the broker's max_queued_messages they are dropped.
+ */
+export async function overfillOfflineSession(mqttUrl: string, clientId: string, published: number) {
+  const session = { clientId, clean: false, protocolVersion: 5 as const };
+  const member = await mqtt.connectAsync(mqttUrl, {
+    ...session,
+    properties: { sessionExpiryInterval: 3600 },
+  });
+  await member.subscribeAsync('$share/collectors/iot/+/telemetry', { qos: 1 });
+  await member.endAsync();
+  const device = await mqtt.connectAsync(mqttUrl, { clientId: `${clientId}-device` });
+  for (let seq = 0; seq < published; seq += 1) {
+    await device.publishAsync(`iot/${clientId}-device/telemetry`, JSON.stringify({ seq }), { qos: 1 });
+  }
+  await device.endAsync();
+  return session;
+}
