@@ -136,6 +136,7 @@ describe('values schema', () => {
     ['influxdb2.enabled=false', /influxdb2.enabled is false: set global.influx.url/],
     ['minio.enabled=false', /minio.enabled is false: set global.s3.endpoint/],
     ['mosquitto.enabled=false', /mosquitto.enabled is false: set global.mqtt.url/],
+    ['device-manager.retention.downsample.every=90s', /device-manager\/retention\/downsample\/every/],
   ])('refuses %s, naming the value', (pair, field) => {
     expect(() => render(helm, chart, { set: [pair] })).toThrow(field);
   });
@@ -262,6 +263,24 @@ describe('wiring', () => {
     expect(envOf(secured.exporter)).toMatchObject({
       MQTT_USERNAME: { secretKeyRef: { name: 'iot-mqtt', key: 'username' } },
       MQTT_PASSWORD: { secretKeyRef: { name: 'iot-mqtt', key: 'password' } },
+    });
+  });
+
+  it('passes the downsampling values to the retention Job only when it is on', () => {
+    const job = (objects: K8sObject[]) =>
+      envOf(byName(objects, 'Job', 'iot-device-manager-retention-1')?.spec?.template?.spec.containers[0]);
+    expect(Object.keys(job(defaults)).filter((name) => name.includes('DOWNSAMPLE'))).toEqual([]);
+    const on = render(helm, chart, {
+      set: [
+        'device-manager.retention.downsample.enabled=true',
+        'device-manager.retention.downsample.every=15m',
+      ],
+    });
+    expect(job(on)).toMatchObject({
+      RETENTION_DOWNSAMPLE_BUCKET: 'iot-metrics-1h',
+      RETENTION_DOWNSAMPLE_EVERY: '15m',
+      RETENTION_DOWNSAMPLE_LATE_WINDOWS: '6',
+      RETENTION_DOWNSAMPLE_DAYS: '0',
     });
   });
 

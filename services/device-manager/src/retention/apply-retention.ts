@@ -1,27 +1,17 @@
 import type { Client } from 'minio';
+import { expireAfterDays, findBucket, influxRequest } from './influx-http.js';
 import type { RetentionConfig } from './retention-config.js';
-
-const DAY_SECONDS = 86_400;
 
 /** Sets the time series bucket's retention (0 days: keep forever). The bucket must exist. */
 export async function applyTimeSeriesRetention(
   influx: Pick<RetentionConfig, 'INFLUX_URL' | 'INFLUX_TOKEN' | 'INFLUX_ORG' | 'INFLUX_BUCKET'>,
   days: number,
 ): Promise<void> {
-  const headers = { authorization: `Token ${influx.INFLUX_TOKEN}`, 'content-type': 'application/json' };
-  const query = new URLSearchParams({ name: influx.INFLUX_BUCKET, org: influx.INFLUX_ORG });
-  const found = await fetch(new URL(`/api/v2/buckets?${query}`, influx.INFLUX_URL), { headers });
-  if (!found.ok) throw new Error(`InfluxDB: listing buckets answered ${found.status}: ${await found.text()}`);
-  const bucket = ((await found.json()) as { buckets: { id: string }[] }).buckets[0];
+  const bucket = await findBucket(influx, influx.INFLUX_BUCKET);
   if (!bucket) throw new Error(`InfluxDB: no bucket ${influx.INFLUX_BUCKET} in org ${influx.INFLUX_ORG}`);
-  // everySeconds 0 is InfluxDB's "forever" (an empty list would leave the rule as it was).
-  const retentionRules = [{ type: 'expire', everySeconds: days * DAY_SECONDS }];
-  const patched = await fetch(new URL(`/api/v2/buckets/${bucket.id}`, influx.INFLUX_URL), {
-    method: 'PATCH',
-    headers,
-    body: JSON.stringify({ retentionRules }),
+  await influxRequest(influx, 'PATCH', `/api/v2/buckets/${bucket.id}`, {
+    retentionRules: expireAfterDays(days),
   });
-  if (!patched.ok) throw new Error(`InfluxDB: updating ${influx.INFLUX_BUCKET} answered ${patched.status}`);
 }
 
 /**
