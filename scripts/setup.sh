@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the local stack runs (as root, or through sudo), and python3-venv for
-# the API fuzzer. Go, Rust and Node come with the machine; MinIO, InfluxDB 2, Helm and schemathesis
-# (from PyPI) are built or installed by `npm run stack:up` on first use.
+# Installs the Debian packages the local stack runs (as root, or through sudo), python3-venv for
+# the API fuzzer, and buildah and debootstrap, which build and run our images without a Docker
+# engine (scripts/images/build.sh). Go, Rust and Node come with the machine; MinIO, InfluxDB 2, Helm,
+# the control plane and schemathesis (from PyPI) are built or installed by `npm run stack:up`.
 set -euo pipefail
 
-packages=(postgresql mosquitto mosquitto-clients prometheus curl ca-certificates python3-venv)
+packages=(postgresql mosquitto mosquitto-clients prometheus curl ca-certificates python3-venv
+  buildah debootstrap debian-archive-keyring)
 
 missing=()
 for pkg in "${packages[@]}"; do
