@@ -71,7 +71,13 @@ for service in "${services[@]}"; do
     continue
   fi
   echo "images: building $ref" >&2
-  buildah bud -q --layers=false "${ca_args[@]}" --build-arg "NODE_IMAGE=$node_image" --label "iot-meter.sources=$sources" \
-    -f "services/$service/Dockerfile" -t "$ref" . >/dev/null
+  log=$(mktemp)
+  if ! buildah bud --layers=false "${ca_args[@]}" --build-arg "NODE_IMAGE=$node_image" \
+    --label "iot-meter.sources=$sources" -f "services/$service/Dockerfile" -t "$ref" . >"$log" 2>&1; then
+    tail -40 "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
   echo "$ref"
 done
