@@ -266,10 +266,13 @@ describe('wiring', () => {
     });
   });
 
-  it('passes the downsampling values to the retention Job only when it is on', () => {
+  it('passes the downsampling values to the retention Job and the API only when it is on', () => {
     const job = (objects: K8sObject[]) =>
       envOf(byName(objects, 'Job', 'iot-device-manager-retention-1')?.spec?.template?.spec.containers[0]);
+    const api = (objects: K8sObject[]) =>
+      envOf(byName(objects, 'Deployment', 'iot-device-manager')?.spec?.template?.spec.containers[0]);
     expect(Object.keys(job(defaults)).filter((name) => name.includes('DOWNSAMPLE'))).toEqual([]);
+    expect(Object.keys(api(defaults)).filter((name) => name.includes('DOWNSAMPLE'))).toEqual([]);
     const on = render(helm, chart, {
       set: [
         'device-manager.retention.downsample.enabled=true',
@@ -277,10 +280,14 @@ describe('wiring', () => {
       ],
     });
     expect(job(on)).toMatchObject({
-      RETENTION_DOWNSAMPLE_BUCKET: 'iot-metrics-1h',
-      RETENTION_DOWNSAMPLE_EVERY: '15m',
+      INFLUX_DOWNSAMPLE_BUCKET: 'iot-metrics-1h',
+      INFLUX_DOWNSAMPLE_EVERY: '15m',
       RETENTION_DOWNSAMPLE_LATE_WINDOWS: '6',
       RETENTION_DOWNSAMPLE_DAYS: '0',
+    });
+    expect(api(on)).toMatchObject({
+      INFLUX_DOWNSAMPLE_BUCKET: 'iot-metrics-1h',
+      INFLUX_DOWNSAMPLE_EVERY: '15m',
     });
   });
 

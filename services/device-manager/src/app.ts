@@ -27,6 +27,7 @@ import { bodyRules } from './http/body-rules.js';
 import { createRateLimiter } from './http/rate-limiter.js';
 import { createReadCache, type ReadCache } from './http/read-cache.js';
 import { createRouter } from './http/router.js';
+import type { History } from './metrics/downsampled-history.js';
 import { createMetricsRoutes } from './metrics/metrics.routes.js';
 import { createRawDataRoutes } from './raw-data/raw-data.routes.js';
 import { registerFleetGauge } from './stats/fleet-gauge.js';
@@ -37,7 +38,7 @@ export const SERVICE = 'device-manager';
 
 export type AppDependencies = {
   db: Kysely<Database>;
-  influx: { query: QueryApi; bucket: string };
+  influx: { query: QueryApi; bucket: string; history?: History };
   archive: { store: Client; bucket: string };
   commands: CommandPublisher;
   logger: Logger;

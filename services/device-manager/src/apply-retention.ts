@@ -11,10 +11,11 @@ await applyArchiveLifecycle(createObjectStore(config), config.S3_BUCKET, {
   archiveDays: config.RETENTION_ARCHIVE_DAYS,
   quarantineDays: config.RETENTION_QUARANTINE_DAYS,
 });
-const downsampling = config.RETENTION_DOWNSAMPLE_BUCKET
+// Unset, a task left from before is removed.
+const downsampling = config.INFLUX_DOWNSAMPLE_BUCKET
   ? {
-      bucket: config.RETENTION_DOWNSAMPLE_BUCKET,
-      every: config.RETENTION_DOWNSAMPLE_EVERY,
+      bucket: config.INFLUX_DOWNSAMPLE_BUCKET,
+      every: config.INFLUX_DOWNSAMPLE_EVERY,
       lateWindows: config.RETENTION_DOWNSAMPLE_LATE_WINDOWS,
       days: config.RETENTION_DOWNSAMPLE_DAYS,
     }

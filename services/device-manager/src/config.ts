@@ -1,5 +1,6 @@
 import { databaseEnv, influxEnv, mqttEnv, s3Env, serviceEnv } from '@iot-meter/common';
 import { z } from 'zod';
+import { downsampleEnv } from './retention/retention-config.js';
 
 const positive = z.coerce.number().positive();
 
@@ -8,6 +9,7 @@ export const deviceManagerConfig = serviceEnv(8080)
   .extend(influxEnv.shape)
   .extend(s3Env.shape)
   .extend(mqttEnv.shape)
+  .extend(downsampleEnv.shape)
   .extend({
     // The bootstrap admin key (from a Secret in the chart); create the other keys with it.
     API_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

@@ -14,7 +14,9 @@ import { createApp, SERVICE } from './app.js';
 import { startCommandDispatcher } from './commands/command-dispatcher.js';
 import { createCommandPublisher } from './commands/command-publisher.js';
 import { deviceManagerConfig } from './config.js';
+import { createHistory } from './metrics/downsampled-history.js';
 import { startReadCaches } from './read-caches.js';
+import { windowMs } from './retention/retention-config.js';
 
 /** Loads the config, connects, serves the API and runs the command dispatcher until SIGTERM. */
 export async function startService(stopTracing: (() => Promise<void>) | undefined): Promise<void> {
@@ -48,7 +50,16 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
   const app = createApp({
     db,
     registry,
-    influx: { query: createInflux(config).getQueryApi(config.INFLUX_ORG), bucket: config.INFLUX_BUCKET },
+    influx: {
+      query: createInflux(config).getQueryApi(config.INFLUX_ORG),
+      bucket: config.INFLUX_BUCKET,
+      ...(config.INFLUX_DOWNSAMPLE_BUCKET && {
+        history: createHistory(config, {
+          bucket: config.INFLUX_DOWNSAMPLE_BUCKET,
+          everyMs: windowMs(config.INFLUX_DOWNSAMPLE_EVERY),
+        }),
+      }),
+    },
     archive: { store: objectStore, bucket: config.S3_BUCKET },
     commands,
     logger,

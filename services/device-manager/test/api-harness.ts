@@ -17,6 +17,7 @@ import type { Client } from 'minio';
 import { createApp } from '../src/app.js';
 import { type CommandPublisher, createCommandPublisher } from '../src/commands/command-publisher.js';
 import type { DeviceManagerConfig } from '../src/config.js';
+import type { History } from '../src/metrics/downsampled-history.js';
 import { startReadCaches } from '../src/read-caches.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
@@ -40,7 +41,7 @@ export class ApiHarness {
 
   async start(
     config: Partial<DeviceManagerConfig> = {},
-    options: { mqttUrl?: string; readCacheMs?: number } = {},
+    options: { mqttUrl?: string; readCacheMs?: number; history?: History } = {},
   ) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
     if (options.readCacheMs !== undefined) {
@@ -62,7 +63,11 @@ export class ApiHarness {
     await this.store.makeBucket(this.bucket);
     this.app = createApp({
       db: this.database.db,
-      influx: { query: createInflux(influx).getQueryApi(influx.INFLUX_ORG), bucket: this.influx.name },
+      influx: {
+        query: createInflux(influx).getQueryApi(influx.INFLUX_ORG),
+        bucket: this.influx.name,
+        ...(options.history && { history: options.history }),
+      },
       archive: { store: this.store, bucket: this.bucket },
       commands: this.commands,
       logger: this.logger,
@@ -108,10 +113,10 @@ export class ApiHarness {
     return { status: response.status, headers: response.headers, text, json };
   }
 
-  /** Writes line protocol (millisecond times) into this harness's bucket. */
-  async writePoints(lines: string[]) {
+  /** Writes line protocol (millisecond times) into this harness's bucket, or `bucket`. */
+  async writePoints(lines: string[], bucket = this.influx.name) {
     const influx = loadConfig(influxEnv, this.stackEnv);
-    const write = createInflux(influx).getWriteApi(influx.INFLUX_ORG, this.influx.name, 'ms');
+    const write = createInflux(influx).getWriteApi(influx.INFLUX_ORG, bucket, 'ms');
     write.writeRecords(lines);
     await write.close();
   }

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { createInflux, createObjectStore, influxEnv, loadConfig, s3Env } from '@iot-meter/common';
 import { createTestInfluxBucket, type TestInfluxBucket } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findBucket, influxRequest, orgId } from '../src/retention/influx-http.js';
+import { findBucket, influxRequest, orgId } from '../src/influx-http.js';
 
 // The chart's retention Job, run as the compiled entry point against the stack's InfluxDB and MinIO.
 const env = inject('stackEnv');
@@ -74,6 +74,12 @@ describe('retention', () => {
       ],
     });
 
+    // Shorter than the bucket's week-long shard groups, which InfluxDB refuses unless they shrink too.
+    await applyRetention({ series: 1, archive: 0, quarantine: 0 });
+    expect(await seriesRetention()).toMatchObject([
+      { type: 'expire', everySeconds: 86_400, shardGroupDurationSeconds: 3600 },
+    ]);
+
     await applyRetention({ series: 0, archive: 0, quarantine: 7 });
     expect(await seriesRetention()).toMatchObject([{ type: 'expire', everySeconds: 0 }]);
     // The client parses a single rule as an object, several as an array.
@@ -134,8 +140,8 @@ describe('downsampling', () => {
     await applyRetention(
       { series: 30, archive: 0, quarantine: 0 },
       {
-        RETENTION_DOWNSAMPLE_BUCKET: downsampled,
-        RETENTION_DOWNSAMPLE_EVERY: '1h',
+        INFLUX_DOWNSAMPLE_BUCKET: downsampled,
+        INFLUX_DOWNSAMPLE_EVERY: '1h',
         RETENTION_DOWNSAMPLE_LATE_WINDOWS: '3',
         RETENTION_DOWNSAMPLE_DAYS: '400',
       },
@@ -183,7 +189,7 @@ describe('downsampling', () => {
     // Applied again with other settings: the same task, updated; then off: the task goes, the points stay.
     await applyRetention(
       { series: 30, archive: 0, quarantine: 0 },
-      { RETENTION_DOWNSAMPLE_BUCKET: downsampled, RETENTION_DOWNSAMPLE_EVERY: '15m' },
+      { INFLUX_DOWNSAMPLE_BUCKET: downsampled, INFLUX_DOWNSAMPLE_EVERY: '15m' },
     );
     expect((await tasks()).map((x) => [x.id, x.every])).toEqual([[task?.id, '15m']]);
     expect((await findBucket(influx, downsampled))?.retentionRules).toMatchObject([
@@ -198,8 +204,8 @@ describe('downsampling', () => {
     await expect(
       applyRetention(
         { series: 0, archive: 0, quarantine: 0 },
-        { RETENTION_DOWNSAMPLE_BUCKET: 'x', RETENTION_DOWNSAMPLE_EVERY: '90s' },
+        { INFLUX_DOWNSAMPLE_BUCKET: 'x', INFLUX_DOWNSAMPLE_EVERY: '90s' },
       ),
-    ).rejects.toThrow(/RETENTION_DOWNSAMPLE_EVERY: must be a duration in minutes, hours or days/);
+    ).rejects.toThrow(/INFLUX_DOWNSAMPLE_EVERY: must be a duration in minutes, hours or days/);
   });
 });

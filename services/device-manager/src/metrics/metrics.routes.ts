@@ -8,6 +8,7 @@ import { cachedJson } from '../http/cached-json.js';
 import { errors, json, security } from '../http/openapi-helpers.js';
 import type { ReadCache } from '../http/read-cache.js';
 import { createRouter } from '../http/router.js';
+import type { History } from './downsampled-history.js';
 import { AGGREGATES, findLatestValues, findMetricPoints } from './metrics.repository.js';
 import { parseWindow, resolveTime } from './time-range.js';
 
@@ -28,7 +29,10 @@ const metricsQuery = z.object({
   stop: z.string().default('now()').openapi({ description: 'as start' }),
   metric: z.string().regex(METRIC_NAME_PATTERN, 'must be a metric name').optional(),
   aggregate: z.enum(AGGREGATES).optional(),
-  every: z.string().optional().openapi({ description: 'aggregation window, e.g. 1m (default 1m)' }),
+  every: z.string().optional().openapi({
+    description:
+      'aggregation window, e.g. 1m (default 1m); with downsampling, a multiple of its window reaches back past the retention',
+  }),
 });
 
 /**
@@ -42,6 +46,8 @@ export function createMetricsRoutes(deps: {
   query: QueryApi;
   bucket: string;
   maxPoints: number;
+  /** The downsampled bucket, for aggregates past the time series bucket's retention. */
+  history?: History;
 }) {
   const app = createRouter();
 
@@ -69,16 +75,18 @@ export function createMetricsRoutes(deps: {
       if (everyMs === undefined)
         throw new ApiError('invalid_request', 'every: must be a duration like 1m', 'every');
       await deps.devices.require(device_id);
-      const points = await deps.cache.get(`metrics ${device_id} ${JSON.stringify(q)}`, () =>
-        findMetricPoints(deps.query, deps.bucket, {
+      const points = await deps.cache.get(`metrics ${device_id} ${JSON.stringify(q)}`, async () => {
+        const horizon = q.aggregate && deps.history ? await deps.history.horizon(now) : undefined;
+        return findMetricPoints(deps.query, deps.bucket, {
           deviceId: device_id,
           start,
           stop,
           metric: q.metric,
           aggregate: q.aggregate ? { fn: q.aggregate, everyMs } : undefined,
           maxPoints: deps.maxPoints,
-        }),
-      );
+          ...(deps.history && horizon && { history: { ...deps.history, horizon } }),
+        });
+      });
       if (points.length > deps.maxPoints) {
         throw new ApiError(
           'too_many_points',

@@ -1,6 +1,6 @@
 import { flux, fluxExpression, fluxString } from '@influxdata/influxdb-client';
-import { expireAfterDays, findBucket, influxRequest, orgId } from './influx-http.js';
-import { type RetentionConfig, WINDOW } from './retention-config.js';
+import { expireAfterDays, findBucket, influxRequest, orgId } from '../influx-http.js';
+import { type RetentionConfig, WINDOW, windowMs } from './retention-config.js';
 
 type Influx = Pick<RetentionConfig, 'INFLUX_URL' | 'INFLUX_TOKEN' | 'INFLUX_ORG' | 'INFLUX_BUCKET'>;
 
@@ -17,8 +17,6 @@ export type Downsampling = {
 
 type Task = { id: string; name: string; flux: string; status: string };
 
-const UNIT_SECONDS = { m: 60, h: 3600, d: 86_400 } as const;
-
 /** The task's name, one per source bucket, so that several releases can share an org. */
 export const downsampleTaskName = (source: string) => `iot-meter-downsample ${source}`;
 
@@ -31,8 +29,7 @@ export const downsampleTaskName = (source: string) => `iot-meter-downsample ${so
 export function downsampleFlux(source: string, org: string, downsampling: Downsampling): string {
   // Task options take duration literals only, so the window is checked and written as one.
   if (!WINDOW.test(downsampling.every)) throw new Error(`not a window: ${downsampling.every}`);
-  const unit = downsampling.every.slice(-1) as keyof typeof UNIT_SECONDS;
-  const seconds = Number.parseInt(downsampling.every, 10) * UNIT_SECONDS[unit];
+  const seconds = windowMs(downsampling.every) / 1000;
   const every = fluxExpression(downsampling.every);
   const lookback = fluxExpression(`${seconds * downsampling.lateWindows}s`);
   const name = downsampleTaskName(source);

@@ -48,5 +48,14 @@ export async function orgId(influx: Influx): Promise<string> {
   return org.id;
 }
 
-/** InfluxDB's retention rule for `days` (0: forever; an empty list would leave the rule as it was). */
-export const expireAfterDays = (days: number) => [{ type: 'expire', everySeconds: days * 86_400 }];
+/**
+ * InfluxDB's retention rule for `days` (0: forever; an empty list would leave the rule as it was).
+ * InfluxDB refuses a retention shorter than the bucket's shard groups, so they are set as it sizes
+ * them for a new bucket: an hour under two days, a day under six months, else a week.
+ */
+export function expireAfterDays(days: number) {
+  const shardGroupDays = days === 0 || days >= 183 ? 7 : days >= 2 ? 1 : 1 / 24;
+  return [
+    { type: 'expire', everySeconds: days * 86_400, shardGroupDurationSeconds: shardGroupDays * 86_400 },
+  ];
+}
