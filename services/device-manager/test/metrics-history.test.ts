@@ -24,15 +24,15 @@ beforeAll(async () => {
   downsampled = await createTestInfluxBucket(influx, 'ds');
   await api.start({}, { history: { bucket: downsampled.name, everyMs: HOUR, horizon: async () => horizon } });
   await api.call('POST', '/api/devices', { json: { device_id: 'hist-1', device_name: 'History' } });
-  const hourly = (end: number, mean: number, count: number, min: number, max: number) =>
-    `iot_telemetry,device_id=hist-1,metric=power,unit=W mean=${mean},count=${count}i,min=${min},max=${max} ${end}`;
+  const hourly = (end: number, mean: number, count: number, min: number, max: number, last: number) =>
+    `iot_telemetry,device_id=hist-1,metric=power,unit=W mean=${mean},count=${count}i,min=${min},max=${max},last=${last} ${end}`;
   await api.writePoints(
     [
-      hourly(T - 5 * HOUR, 10, 1, 9, 11),
-      hourly(T - 4 * HOUR, 20, 3, 15, 25),
-      hourly(T - 3 * HOUR, 30, 2, 28, 33),
-      hourly(T - 2 * HOUR, 40, 2, 38, 41),
-      hourly(T - HOUR, 999, 1, 999, 999), // after the horizon: the time series bucket answers
+      hourly(T - 5 * HOUR, 10, 1, 9, 11, 12),
+      hourly(T - 4 * HOUR, 20, 3, 15, 25, 22),
+      hourly(T - 3 * HOUR, 30, 2, 28, 33, 31),
+      hourly(T - 2 * HOUR, 40, 2, 38, 41, 39),
+      hourly(T - HOUR, 999, 1, 999, 999, 999), // after the horizon: the time series bucket answers
     ],
     downsampled.name,
   );
@@ -90,6 +90,14 @@ describe('aggregates past the retention', () => {
       [at(1), 70],
       [at(0), 90],
     ]);
+    expect(await series('aggregate=last&every=1h')).toEqual([
+      [at(5), 12],
+      [at(4), 22],
+      [at(3), 31],
+      [at(2), 39],
+      [at(1), 70],
+      [at(0), 90],
+    ]);
   });
 
   it('combine downsampled hours into larger windows: the mean weighted by count', async () => {
@@ -113,14 +121,14 @@ describe('aggregates past the retention', () => {
       [at(2), 4],
       [at(0), 3],
     ]);
-  });
-
-  it('answer from the points alone when the downsampled bucket cannot: last, other windows, raw points', async () => {
-    expect(await series('aggregate=last&every=1h')).toEqual([
-      [at(2), 1000],
-      [at(1), 70],
+    expect(await series('aggregate=last&every=2h')).toEqual([
+      [at(4), 22],
+      [at(2), 39],
       [at(0), 90],
     ]);
+  });
+
+  it('answer from the points alone when the downsampled bucket cannot: other windows, raw points', async () => {
     expect(await series('aggregate=max&every=30m')).toEqual([
       [iso(T - 2.5 * HOUR), 1000],
       [iso(T - 1.5 * HOUR), 70],

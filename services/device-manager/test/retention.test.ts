@@ -135,7 +135,7 @@ describe('downsampling', () => {
       .map((r) => [r._time, r._field, r._value, r.device_id, r.metric])
       .sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`));
 
-  it('fills a bucket of its own with mean, min, max and count per window, folds late points in, and stops', async () => {
+  it('fills a bucket of its own with mean, min, max, count and last per window, folds late points in, and stops', async () => {
     downsampled = `${series.name}-1h`;
     await applyRetention(
       { series: 30, archive: 0, quarantine: 0 },
@@ -169,22 +169,24 @@ describe('downsampling', () => {
       point(30, 100), // the hour still running at T: left for the next run
     ]);
     await runTask(task as Task, new Date((t + 60) * 1000));
-    const expected = (lastHour: { mean: number; min: number; max: number; count: number }) => [
+    const expected = (lastHour: { mean: number; min: number; max: number; count: number; last: number }) => [
       [at(-hour), 'count', 3, 'ds-1', 'power'],
+      [at(-hour), 'last', 3, 'ds-1', 'power'],
       [at(-hour), 'max', 3, 'ds-1', 'power'],
       [at(-hour), 'mean', 2, 'ds-1', 'power'],
       [at(-hour), 'min', 1, 'ds-1', 'power'],
       [at(0), 'count', lastHour.count, 'ds-1', 'power'],
+      [at(0), 'last', lastHour.last, 'ds-1', 'power'],
       [at(0), 'max', lastHour.max, 'ds-1', 'power'],
       [at(0), 'mean', lastHour.mean, 'ds-1', 'power'],
       [at(0), 'min', lastHour.min, 'ds-1', 'power'],
     ];
-    expect(await aggregates()).toEqual(expected({ mean: 15, min: 10, max: 20, count: 2 }));
+    expect(await aggregates()).toEqual(expected({ mean: 15, min: 10, max: 20, count: 2, last: 20 }));
 
     // A point that arrives late, then the same run again: its hour is aggregated anew, nothing twice.
     await write([point(-hour + 500, 60)]);
     await runTask(task as Task, new Date((t + 60) * 1000));
-    expect(await aggregates()).toEqual(expected({ mean: 30, min: 10, max: 60, count: 3 }));
+    expect(await aggregates()).toEqual(expected({ mean: 30, min: 10, max: 60, count: 3, last: 60 }));
 
     // Applied again with other settings: the same task, updated; then off: the task goes, the points stay.
     await applyRetention(
@@ -197,7 +199,7 @@ describe('downsampling', () => {
     ]);
     await applyRetention({ series: 30, archive: 0, quarantine: 0 });
     expect(await tasks()).toEqual([]);
-    expect(await aggregates()).toHaveLength(8);
+    expect(await aggregates()).toHaveLength(10);
   });
 
   it('refuses a window that is not a duration, naming the variable', async () => {

@@ -23,7 +23,7 @@ type Row = { _time: string; _value: number; metric: string; unit?: string };
  *
  * With `history`, an aggregate whose window is a multiple of the downsampling window reads the
  * windows before the time series bucket's retention `horizon` from the downsampled bucket (mean
- * weighted by count, min, max, count, sum) and the rest from the time series bucket.
+ * weighted by count, min, max, count, sum, last) and the rest from the time series bucket.
  */
 export async function findMetricPoints(
   query: QueryApi,
@@ -55,13 +55,7 @@ export async function findMetricPoints(
   let script = flux`${points(start)}
   ${end}`;
   const windowMs = aggregate?.everyMs ?? 0;
-  if (
-    aggregate &&
-    history &&
-    aggregate.fn !== 'last' &&
-    windowMs % history.everyMs === 0 &&
-    start < history.horizon
-  ) {
+  if (aggregate && history && windowMs % history.everyMs === 0 && start < history.horizon) {
     // Windows that end past the horizon come whole from the downsampled bucket.
     const until = new Date(
       Math.min(stop.getTime(), Math.ceil(history.horizon.getTime() / windowMs) * windowMs),
@@ -94,35 +88,38 @@ ${script}`),
   }));
 }
 
-const FROM_DOWNSAMPLED: Record<Exclude<Aggregate, 'last'>, string> = {
+const FROM_DOWNSAMPLED: Record<Aggregate, string> = {
   mean: 'r.total / r.n',
   sum: 'r.total',
   count: 'int(v: r.n)',
   min: 'r.lo',
   max: 'r.hi',
+  last: 'r._value',
 };
 
 /**
  * One aggregate per window over [start, until) from the downsampled bucket, whose points are timed
  * at the end of their (smaller) window: each is moved to its window's start, then the windows are
- * combined (the mean weighted by each one's count) and timed at their end, as aggregateWindow does.
+ * combined (the mean weighted by each one's count, the last one's last value) and timed at their
+ * end, as aggregateWindow does.
  */
 function downsampledAggregate(
   deviceId: string,
   metricFilter: ReturnType<typeof flux>,
-  fn: Exclude<Aggregate, 'last'>,
+  fn: Aggregate,
   range: { bucket: string; everyMs: number; windowMs: number; start: Date; until: Date },
 ) {
   const time = (ms: number) => fluxDateTime(new Date(ms).toISOString());
   const every = fluxDuration(`${range.everyMs}ms`);
   const until = time(range.until.getTime());
-  return flux`from(bucket: ${fluxString(range.bucket)})
-  |> range(start: ${time(range.start.getTime())}, stop: ${time(range.until.getTime() + range.everyMs)})
-  |> filter(fn: (r) => r._measurement == "iot_telemetry" and r.device_id == ${fluxString(deviceId)} and r._time >= ${time(range.start.getTime() + range.everyMs)})
-  ${metricFilter}
-  |> map(fn: (r) => ({r with _time: date.sub(d: ${every}, from: r._time)}))
-  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
-  |> window(every: ${fluxDuration(`${range.windowMs}ms`)}, createEmpty: false)
+  const window = flux`|> window(every: ${fluxDuration(`${range.windowMs}ms`)}, createEmpty: false)`;
+  const combine =
+    fn === 'last'
+      ? flux`|> filter(fn: (r) => r._field == "last")
+  ${window}
+  |> last()`
+      : flux`|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+  ${window}
   |> reduce(
     identity: {total: 0.0, n: 0.0, lo: math.mInf(sign: 1), hi: math.mInf(sign: -1)},
     fn: (r, accumulator) => ({
@@ -131,7 +128,13 @@ function downsampledAggregate(
       lo: if r.min < accumulator.lo then r.min else accumulator.lo,
       hi: if r.max > accumulator.hi then r.max else accumulator.hi,
     }),
-  )
+  )`;
+  return flux`from(bucket: ${fluxString(range.bucket)})
+  |> range(start: ${time(range.start.getTime())}, stop: ${time(range.until.getTime() + range.everyMs)})
+  |> filter(fn: (r) => r._measurement == "iot_telemetry" and r.device_id == ${fluxString(deviceId)} and r._time >= ${time(range.start.getTime() + range.everyMs)})
+  ${metricFilter}
+  |> map(fn: (r) => ({r with _time: date.sub(d: ${every}, from: r._time)}))
+  ${combine}
   |> map(fn: (r) => ({r with _value: ${fluxExpression(FROM_DOWNSAMPLED[fn])}, _time: if r._stop > ${until} then ${until} else r._stop}))
   |> keep(columns: ["_time", "_value", "metric", "unit"])`;
 }

@@ -21,7 +21,7 @@ type Task = { id: string; name: string; flux: string; status: string };
 export const downsampleTaskName = (source: string) => `iot-meter-downsample ${source}`;
 
 /**
- * The task's Flux: mean, min, max and count of each series (device, metric, unit) per window, for
+ * The task's Flux: mean, min, max, count and last value of each series (device, metric, unit) per window, for
  * the last `lateWindows` complete windows before the run's time. Points keep their series' tags and
  * the window's end as their time (as the API's aggregates do), so a run that aggregates a window
  * again overwrites its points: late points are folded in, and nothing is counted twice.
@@ -33,7 +33,7 @@ export function downsampleFlux(source: string, org: string, downsampling: Downsa
   const every = fluxExpression(downsampling.every);
   const lookback = fluxExpression(`${seconds * downsampling.lateWindows}s`);
   const name = downsampleTaskName(source);
-  const aggregate = (fn: 'mean' | 'min' | 'max' | 'count') =>
+  const aggregate = (fn: 'mean' | 'min' | 'max' | 'count' | 'last') =>
     flux`data
   |> aggregateWindow(every: ${every}, fn: ${fluxExpression(fn)}, createEmpty: false)
   |> set(key: "_field", value: ${fluxString(fn)})
@@ -55,6 +55,8 @@ ${aggregate('min')}
 ${aggregate('max')}
 
 ${aggregate('count')}
+
+${aggregate('last')}
 `;
 }
 
