@@ -16,6 +16,7 @@ export * from './protocol/timestamps.js';
 export * from './protocol/topics.js';
 export * from './storage/database.js';
 export * from './storage/influx.js';
+export * from './storage/influx-http.js';
 export * from './storage/listen.js';
 export * from './storage/object-store.js';
 export * from './tracing/run-in-span.js';

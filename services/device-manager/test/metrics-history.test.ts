@@ -1,7 +1,6 @@
-import { influxEnv, loadConfig } from '@iot-meter/common';
+import { expireAfterDays, findBucket, influxEnv, influxRequest, loadConfig } from '@iot-meter/common';
 import { createTestInfluxBucket, type TestInfluxBucket } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { expireAfterDays, findBucket, influxRequest } from '../src/influx-http.js';
 import { createHistory } from '../src/metrics/downsampled-history.js';
 import { ApiHarness } from './api-harness.js';
 

@@ -2,10 +2,18 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createInflux, createObjectStore, influxEnv, loadConfig, s3Env } from '@iot-meter/common';
+import {
+  createInflux,
+  createObjectStore,
+  findBucket,
+  influxEnv,
+  influxRequest,
+  loadConfig,
+  orgId,
+  s3Env,
+} from '@iot-meter/common';
 import { createTestInfluxBucket, type TestInfluxBucket } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findBucket, influxRequest, orgId } from '../src/influx-http.js';
 
 // The chart's retention Job, run as the compiled entry point against the stack's InfluxDB and MinIO.
 const env = inject('stackEnv');
@@ -47,14 +55,7 @@ async function applyRetention(
   );
 }
 
-async function seriesRetention() {
-  const query = new URLSearchParams({ name: series.name, org: influx.INFLUX_ORG });
-  const response = await fetch(new URL(`/api/v2/buckets?${query}`, influx.INFLUX_URL), {
-    headers: { authorization: `Token ${influx.INFLUX_TOKEN}` },
-  });
-  const [found] = ((await response.json()) as { buckets: { retentionRules: unknown[] }[] }).buckets;
-  return found?.retentionRules;
-}
+const seriesRetention = async () => (await findBucket(influx, series.name))?.retentionRules;
 
 const lifecycle = () => store.getBucketLifecycle(bucket).catch(() => null);
 

@@ -1,5 +1,4 @@
-import type { InfluxEnv } from '@iot-meter/common';
-import { findBucket } from '../influx-http.js';
+import { findBucket, type InfluxEnv } from '@iot-meter/common';
 
 /**
  * The downsampled bucket (the retention Job's InfluxDB task fills it with each series' mean, min,

@@ -1,5 +1,5 @@
+import { expireAfterDays, findBucket, influxRequest } from '@iot-meter/common';
 import type { Client } from 'minio';
-import { expireAfterDays, findBucket, influxRequest } from '../influx-http.js';
 import type { RetentionConfig } from './retention-config.js';
 
 /** Sets the time series bucket's retention (0 days: keep forever). The bucket must exist. */

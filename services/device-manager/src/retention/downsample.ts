@@ -1,5 +1,5 @@
 import { flux, fluxExpression, fluxString } from '@influxdata/influxdb-client';
-import { expireAfterDays, findBucket, influxRequest, orgId } from '../influx-http.js';
+import { expireAfterDays, findBucket, influxRequest, orgId } from '@iot-meter/common';
 import { type RetentionConfig, WINDOW, windowMs } from './retention-config.js';
 
 type Influx = Pick<RetentionConfig, 'INFLUX_URL' | 'INFLUX_TOKEN' | 'INFLUX_ORG' | 'INFLUX_BUCKET'>;

@@ -1,4 +1,4 @@
-import type { InfluxEnv } from '@iot-meter/common';
+import type { InfluxEnv } from '../config/env-schemas.js';
 
 type Influx = Pick<InfluxEnv, 'INFLUX_URL' | 'INFLUX_TOKEN' | 'INFLUX_ORG'>;
 
@@ -27,7 +27,11 @@ export async function influxRequest<T = unknown>(
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
-export type Bucket = { id: string; name: string; retentionRules: { type: string; everySeconds: number }[] };
+export type Bucket = {
+  id: string;
+  name: string;
+  retentionRules: { type: string; everySeconds: number; shardGroupDurationSeconds?: number }[];
+};
 
 /** The org's bucket named `name`, if there is one. */
 export async function findBucket(influx: Influx, name: string): Promise<Bucket | undefined> {
