@@ -4,18 +4,39 @@
 # engine (scripts/images/build.sh). Go, Rust and Node come with the machine; MinIO, InfluxDB 2, Helm,
 # the control plane and schemathesis (from PyPI) are built or installed by `npm run stack:up`.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=stack/versions.env
+source "$here/stack/versions.env"
 
 packages=(postgresql mosquitto mosquitto-clients prometheus curl ca-certificates python3-venv
   buildah debootstrap debian-archive-keyring)
+sudo=()
+[ "$(id -u)" = 0 ] || sudo=(sudo)
+
+# Mosquitto comes from bookworm-backports (bookworm's own 2.0.11 loses queued shared-subscription
+# messages after a restart and ignores Receive Maximum), on the same mirror as bookworm itself, and
+# pinned to one release so that nothing else is taken from backports.
+backports=/etc/apt/sources.list.d/iot-meter-bookworm-backports.sources
+pin=/etc/apt/preferences.d/iot-meter-mosquitto
+if [ ! -f "$backports" ] || ! grep -qF "$MOSQUITTO_DEBIAN_VERSION" "$pin" 2>/dev/null; then
+  mirror=$(apt-cache policy | awk '$3 == "bookworm/main" { print $2; exit }')
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "${mirror:-http://deb.debian.org/debian}" | "${sudo[@]}" tee "$backports" >/dev/null
+  printf 'Package: mosquitto mosquitto-clients libmosquitto1\nPin: version %s\nPin-Priority: 1001\n' \
+    "$MOSQUITTO_DEBIAN_VERSION" | "${sudo[@]}" tee "$pin" >/dev/null
+  "${sudo[@]}" apt-get update -qq
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
+for pkg in mosquitto mosquitto-clients; do
+  [ "$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null)" = "$MOSQUITTO_DEBIAN_VERSION" ] ||
+    [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
   echo "setup: installing ${missing[*]}"
   "${sudo[@]}" apt-get update -qq
   # Debian's postinst scripts would start system services where systemd runs; the stack runs its own.

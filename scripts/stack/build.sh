@@ -153,3 +153,23 @@ SH
     -ldflags "-X main.version=${INFLUXDB_VERSION#v} -X main.commit=go-module" \
     -o "$GOBIN/influxd" github.com/influxdata/influxdb/v2/cmd/influxd
 }
+
+# Another Debian release of Mosquitto than the installed one, unpacked into the cache (the delivery
+# soak runs against several broker versions): `apt-get download` fetches the exact package, which
+# runs with the libraries the installed release already brought.
+fetch_mosquitto_release() {
+  local version=$1 dir=$cache_root/mosquitto-$1
+  [ -x "$dir/usr/sbin/mosquitto" ] && { echo "$dir/usr/sbin/mosquitto"; return; }
+  mkdir -p "$cache_root"
+  local tmp
+  tmp=$(mktemp -d "$cache_root/.build.XXXXXX")
+  chmod 755 "$tmp"
+  if ! (cd "$tmp" && apt-get download -q "mosquitto=$version" >&2 && dpkg-deb -x mosquitto_*.deb root); then
+    rm -rf "$tmp"
+    echo "could not fetch Debian's mosquitto $version (apt-cache madison mosquitto lists the releases)" >&2
+    return 1
+  fi
+  mv "$tmp/root" "$dir"
+  rm -rf "$tmp"
+  echo "$dir/usr/sbin/mosquitto"
+}

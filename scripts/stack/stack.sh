@@ -3,6 +3,8 @@
 # plus a helm binary.
 #   stack.sh up|down|status|env      the whole stack
 #   stack.sh stop|kill|start NAME    one server: SIGTERM (graceful), SIGKILL, or start if down
+#   stack.sh mosquitto-release V     path of Debian's Mosquitto release V, fetched into the cache;
+#                                    IOT_STACK_MOSQUITTO_BIN=that path runs a stack's broker with it
 #
 # `up` reuses servers that already answer, so it is idempotent and cheap when the stack runs. Fault
 # tests run a private second stack (IOT_STACK_DIR and IOT_STACK_PORT_OFFSET) whose servers they kill.
@@ -139,7 +141,7 @@ start_mosquitto() {
   # Settings of a test's own broker (later lines override the file's).
   [ -z "${IOT_STACK_MOSQUITTO_EXTRA:-}" ] || printf '%s\n' "$IOT_STACK_MOSQUITTO_EXTRA" >>"$dir/mosquitto.conf"
   own mosquitto "$dir/data"
-  launch mosquitto mosquitto -c "$dir/mosquitto.conf"
+  launch mosquitto "${IOT_STACK_MOSQUITTO_BIN:-mosquitto}" -c "$dir/mosquitto.conf"
 }
 
 start_minio() {
@@ -190,8 +192,12 @@ check_prerequisites() {
   pg_bindir >/dev/null
   # `mosquitto -h` exits non-zero, so capture its text before matching.
   local text
-  text=$(mosquitto -h 2>&1 || true)
-  [[ $text == *"mosquitto version $MOSQUITTO_MAJOR."* ]] || die "Mosquitto $MOSQUITTO_MAJOR.x is required"
+  if [ -z "${IOT_STACK_MOSQUITTO_BIN:-}" ]; then
+    text=$(mosquitto -h 2>&1 || true)
+    local wanted=${MOSQUITTO_DEBIAN_VERSION%%-*}
+    [[ $text == *"mosquitto version $wanted"$'\n'* ]] ||
+      die "Mosquitto $wanted is required (found: ${text%%$'\n'*}): run 'bash scripts/setup.sh'"
+  fi
   text=$(prometheus --version 2>&1 || true)
   [[ $text == *"version $PROMETHEUS_MAJOR."* ]] || die "Prometheus $PROMETHEUS_MAJOR.x is required"
 }
@@ -320,5 +326,6 @@ case ${1:-} in
   stop) cmd_signal TERM "${2:-}" ;;
   kill) cmd_signal KILL "${2:-}" ;;
   start) cmd_start "${2:-}" ;;
-  *) die "usage: stack.sh up|down|status|env, or stack.sh stop|kill|start NAME" ;;
+  mosquitto-release) fetch_mosquitto_release "${2:?a Debian version, e.g. 2.0.11-1.2+deb12u2}" ;;
+  *) die "usage: stack.sh up|down|status|env, stack.sh stop|kill|start NAME, or stack.sh mosquitto-release VERSION" ;;
 esac

@@ -18,6 +18,11 @@ import { Ingestor } from './ingest/ingestor.js';
 import { createStoreBatch } from './ingest/store-batch.js';
 import { createCollectorMetrics } from './metrics/collector-metrics.js';
 import { SessionConsumer } from './mqtt/session-consumer.js';
+import {
+  deleteSessionFilters,
+  findSessionFilters,
+  saveSessionFilters,
+} from './mqtt/session-filters.repository.js';
 import { retryDelayMs } from './retry-delay.js';
 import { createInfluxWriter } from './timeseries/influx-writer.js';
 
@@ -45,6 +50,7 @@ export async function startCollector(
   const metrics = createCollectorMetrics(registry, {
     unacknowledged: () => consumer.unacknowledged,
     unacknowledgedBytes: () => consumer.unacknowledgedBytes,
+    windowMessages: () => consumer.windowMessages,
   });
   const influx = createInflux(config);
   const objectStore = createObjectStore(config);
@@ -92,12 +98,23 @@ export async function startCollector(
     },
   });
 
+  await untilDone(logger, 'archive bucket', async () => {
+    if (!(await objectStore.bucketExists(config.S3_BUCKET))) await objectStore.makeBucket(config.S3_BUCKET);
+  });
+  const session = await trackSessionFilters(
+    db,
+    config,
+    logger,
+    DEVICE_TOPIC_FILTERS.map((filter) => `$share/${config.MQTT_SHARE_GROUP}/${filter}`),
+  );
+
   const consumer = new SessionConsumer({
     url: config.MQTT_URL,
     clientId: config.MQTT_CLIENT_ID,
     username: config.MQTT_USERNAME,
     password: config.MQTT_PASSWORD,
-    filters: DEVICE_TOPIC_FILTERS.map((filter) => `$share/${config.MQTT_SHARE_GROUP}/${filter}`),
+    filters: session.wanted,
+    staleFilters: session.stale,
     drain: options.drain ?? false,
     sessionExpirySeconds: config.MQTT_SESSION_EXPIRY_SECONDS,
     keepaliveSeconds: config.MQTT_KEEPALIVE_SECONDS,
@@ -111,11 +128,21 @@ export async function startCollector(
     },
   });
   const mqttLog = logger.child({ module: 'mqtt' });
-  let session: { present: boolean } | undefined;
+  let firstConnect: { sessionPresent: boolean } | undefined;
   consumer.on('connected', ({ sessionPresent }) => {
-    session ??= { present: sessionPresent };
+    firstConnect ??= { sessionPresent };
     metrics.connected.set(1);
     mqttLog.info({ sessionPresent, clientId: config.MQTT_CLIENT_ID }, 'connected');
+    // A new session holds exactly what this connection subscribes (nothing, when draining).
+    if (!sessionPresent) session.replace(options.drain ? [] : session.wanted);
+  });
+  consumer.on('unsubscribed', ({ filters }) => {
+    mqttLog.info({ filters }, 'unsubscribed');
+    session.remove(filters);
+  });
+  consumer.on('protocolViolation', ({ violation, packetId }) => {
+    metrics.protocolViolations.inc({ violation });
+    mqttLog.error({ violation, packetId }, 'broker broke the protocol, reconnecting');
   });
   consumer.on('disconnected', ({ reason }) => {
     metrics.connected.set(0);
@@ -123,7 +150,6 @@ export async function startCollector(
   });
   consumer.on('error', (err) => mqttLog.warn({ err }, 'connection error'));
 
-  await ensureBucket(objectStore, config, logger);
   const startedAt = Date.now();
   consumer.start();
   // Every collector sweeps; the update is idempotent, so several doing it at once is harmless.
@@ -162,8 +188,8 @@ export async function startCollector(
     async drained(quietMs) {
       for (;;) {
         await new Promise((r) => setTimeout(r, 200));
-        if (!session) continue;
-        if (!session.present) return;
+        if (!firstConnect) continue;
+        if (!firstConnect.sessionPresent) return;
         const quiet = Date.now() - Math.max(consumer.lastMessageAtMs, startedAt) >= quietMs;
         if (quiet && consumer.unacknowledged === 0 && ingestor.pendingBatches === 0) return;
       }
@@ -182,23 +208,64 @@ export async function startCollector(
           'shutdown timeout, leaving messages unacknowledged',
         );
       await consumer.disconnect(stopOptions);
+      await session.settled();
+      if (stopOptions.endSession) {
+        await deleteSessionFilters(db, config.MQTT_CLIENT_ID).catch((err: unknown) =>
+          logger.warn({ err }, 'could not forget the ended session'),
+        );
+      }
       await db.destroy();
     },
   };
 }
 
-// The archive bucket is created on first start; until the object store answers, we wait.
-async function ensureBucket(
-  store: ReturnType<typeof createObjectStore>,
+/**
+ * What the broker session holds, remembered in PostgreSQL by client id. The held set is recorded
+ * before anything new is subscribed, so a crash in between still leaves every held filter known.
+ */
+async function trackSessionFilters(
+  db: Kysely<Database>,
   config: CollectorConfig,
   logger: Logger,
+  wanted: readonly string[],
 ) {
+  const clientId = config.MQTT_CLIENT_ID;
+  const recorded = await untilDone(logger, 'session filters', () => findSessionFilters(db, clientId));
+  const stale = recorded.filter((filter) => !wanted.includes(filter));
+  let held = new Set([...wanted, ...stale]);
+  await untilDone(logger, 'session filters', () => saveSessionFilters(db, clientId, [...held]));
+  // Saves run one after another, so the last one written is the newest.
+  let saving = Promise.resolve();
+  const save = () => {
+    const filters = [...held];
+    saving = saving.then(
+      () => saveSessionFilters(db, clientId, filters),
+      () => undefined,
+    );
+    saving.catch((err: unknown) => logger.warn({ err, clientId }, 'could not record the session filters'));
+  };
+  return {
+    wanted,
+    stale,
+    replace(filters: readonly string[]) {
+      held = new Set(filters);
+      save();
+    },
+    remove(filters: readonly string[]) {
+      for (const filter of filters) held.delete(filter);
+      save();
+    },
+    settled: () => saving.catch(() => undefined),
+  };
+}
+
+// Start-up steps wait for their store as long as it takes, with backoff.
+async function untilDone<T>(logger: Logger, step: string, work: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt += 1) {
     try {
-      if (!(await store.bucketExists(config.S3_BUCKET))) await store.makeBucket(config.S3_BUCKET);
-      return;
+      return await work();
     } catch (err) {
-      logger.warn({ err, bucket: config.S3_BUCKET, attempt }, 'object store not ready');
+      logger.warn({ err, step, attempt }, 'store not ready');
       await new Promise((r) => setTimeout(r, retryDelayMs(attempt, 250, 5000)));
     }
   }

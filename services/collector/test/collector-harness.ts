@@ -27,7 +27,8 @@ export class CollectorHarness {
   config!: CollectorConfig;
   database!: TestDatabase;
   influx!: TestInfluxBucket;
-  readonly registry = createMetricsRegistry('collector');
+  /** The running collector's metrics (a fresh registry on every start). */
+  registry = createMetricsRegistry('collector');
   private collector: Collector | undefined;
   private publishers: MqttClient[] = [];
 
@@ -59,6 +60,7 @@ export class CollectorHarness {
   async start(overrides: Record<string, string> = {}): Promise<void> {
     await this.prepare();
     const config = loadConfig(collectorConfig, this.env(overrides));
+    this.registry = createMetricsRegistry('collector');
     this.collector = await startCollector(config, createLogger('collector', 'silent'), this.registry);
   }
 

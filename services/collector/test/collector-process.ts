@@ -61,6 +61,11 @@ export class CollectorProcess {
     return child.exitCode;
   }
 
+  /** Freezes the process (SIGSTOP) or lets it go on (SIGCONT): it is away without knowing it. */
+  freeze(frozen: boolean): void {
+    this.child?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   async metric(name: string): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
     return text

@@ -15,6 +15,32 @@ export function telemetry(deviceId: string, seq: number): string {
   });
 }
 
+/** The seed's (v1) telemetry message for `seq`: its temperature is seq, its time derived from seq. */
+export function seedTelemetry(deviceId: string, seq: number): string {
+  return JSON.stringify({
+    timestamp: new Date(BASE_MS + seq * 1000).toISOString(),
+    device_id: deviceId,
+    temperature: seq,
+    unit: 'celsius',
+  });
+}
+
+/** The seq a telemetry message of either format carries (its value), for reading the archive. */
+export function seqOf(payload: Uint8Array): number {
+  const body = JSON.parse(Buffer.from(payload).toString()) as { seq?: number; temperature?: number };
+  return body.seq ?? body.temperature ?? Number.NaN;
+}
+
+export type StreamOptions = {
+  /** Publishing waits while the gate is closed. */
+  gate?: Gate;
+  format?: 'v1' | 'v2';
+  /** Called with each seq the broker acknowledged, as the PUBACK arrives. */
+  onAck?: (seq: number) => void;
+  /** Stops publishing early (the messages already sent are still awaited). */
+  stop?: () => boolean;
+};
+
 /**
  * Publishes messages seq 0..count-1 at QoS 1 at about `perSecond`, and resolves with the sequence
  * numbers the broker acknowledged (all of them, unless the publisher gave up).
@@ -24,21 +50,23 @@ export async function publishStream(
   deviceId: string,
   count: number,
   perSecond: number,
-  gate: Gate = new Gate(),
+  { gate = new Gate(), format = 'v2', onAck, stop }: StreamOptions = {},
 ): Promise<number[]> {
+  const message = format === 'v1' ? seedTelemetry : telemetry;
   const acked: number[] = [];
   const pending: Promise<void>[] = [];
   let started = Date.now();
-  for (let seq = 0; seq < count; seq += 1) {
+  for (let seq = 0; seq < count && !stop?.(); seq += 1) {
     if (gate.closed) {
       const pausedAt = Date.now();
       await gate.opened();
       started += Date.now() - pausedAt;
     }
     pending.push(
-      client
-        .publishAsync(`iot/${deviceId}/telemetry`, telemetry(deviceId, seq), { qos: 1 })
-        .then(() => void acked.push(seq)),
+      client.publishAsync(`iot/${deviceId}/telemetry`, message(deviceId, seq), { qos: 1 }).then(() => {
+        acked.push(seq);
+        onAck?.(seq);
+      }),
     );
     const wait = started + ((seq + 1) * 1000) / perSecond - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));

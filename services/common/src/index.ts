@@ -14,6 +14,7 @@ export * from './protocol/decode.js';
 export * from './protocol/payloads.js';
 export * from './protocol/timestamps.js';
 export * from './protocol/topics.js';
+export * from './random/seeded-random.js';
 export * from './storage/database.js';
 export * from './storage/influx.js';
 export * from './storage/influx-http.js';

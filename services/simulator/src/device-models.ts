@@ -1,4 +1,4 @@
-import type { Random } from './random.js';
+import type { Random } from '@iot-meter/common';
 
 // Believable devices: the seed's environment sensor and the upstream's DC (750 V) and AC (25 kV,
 // 50 Hz) traction power meters. Each value is a daily cycle (UTC) plus slow drift plus noise, and

@@ -1,4 +1,4 @@
-import { COMMAND_NAMES, COMMAND_PARAMS, type CommandName, SEQ_MAX } from '@iot-meter/common';
+import { COMMAND_NAMES, COMMAND_PARAMS, type CommandName, createRandom, SEQ_MAX } from '@iot-meter/common';
 import { DEVICE_MODELS, type ModelName, type Sample, type Sampler } from './device-models.js';
 import {
   type AckResult,
@@ -10,7 +10,6 @@ import {
   telemetryV1,
   telemetryV2,
 } from './messages.js';
-import { createRandom } from './random.js';
 
 /** What a device can change at run time (update_config) and gets back on factory_reset. */
 export type DeviceSettings = {

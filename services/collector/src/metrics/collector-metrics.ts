@@ -1,7 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Read when Prometheus scrapes. */
-export type CollectorGauges = { unacknowledged: () => number; unacknowledgedBytes: () => number };
+export type CollectorGauges = {
+  unacknowledged: () => number;
+  unacknowledgedBytes: () => number;
+  windowMessages: () => number;
+};
 
 /** The collector's own metrics, registered on the service registry. */
 export function createCollectorMetrics(registry: Registry, gauges: CollectorGauges) {
@@ -32,7 +36,7 @@ export function createCollectorMetrics(registry: Registry, gauges: CollectorGaug
     }),
     unacknowledged: new Gauge({
       name: 'iot_collector_unacknowledged_messages',
-      help: 'Messages received and not yet acknowledged to the broker',
+      help: 'Messages held: received and not yet acknowledged to the broker (those of a lost connection until stored)',
       registers,
       collect() {
         this.set(gauges.unacknowledged());
@@ -46,9 +50,23 @@ export function createCollectorMetrics(registry: Registry, gauges: CollectorGaug
         this.set(gauges.unacknowledgedBytes());
       },
     }),
+    windowMessages: new Gauge({
+      name: 'iot_collector_mqtt_window_messages',
+      help: 'Messages the collector may hold unacknowledged (its Receive Maximum); halved after a broker reused a packet id',
+      registers,
+      collect() {
+        this.set(gauges.windowMessages());
+      },
+    }),
     connected: new Gauge({
       name: 'iot_collector_mqtt_connected',
       help: '1 while connected to the broker',
+      registers,
+    }),
+    protocolViolations: new Counter({
+      name: 'iot_collector_mqtt_protocol_violations_total',
+      help: 'Broker packets that broke MQTT in a way that could misplace an acknowledgement (the connection is dropped and the broker redelivers)',
+      labelNames: ['violation'],
       registers,
     }),
     batchMessages: new Histogram({

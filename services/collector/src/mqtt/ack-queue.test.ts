@@ -19,14 +19,23 @@ describe('AckQueue', () => {
     expect(queue.head).toBeUndefined();
   });
 
-  it('keeps two messages with the same packet id apart', () => {
+  it('knows which packet ids wait for their acknowledgement', () => {
     const queue = new AckQueue();
-    const first = queue.push(7, 1, 1);
-    const second = queue.push(7, 1, 1);
-    second.settled = true;
-    expect(queue.takeSettled()).toEqual([]);
-    first.settled = true;
-    expect(queue.takeSettled()).toHaveLength(2);
+    const qos1 = queue.push(7, 1, 1);
+    queue.push(9, 0, 1);
+    expect([queue.holds(7), queue.holds(9), queue.holds(8)]).toEqual([true, false, false]);
+    queue.push(7, 1, 1).settled = true;
+    qos1.settled = true;
+    expect(queue.takeSettled()).toHaveLength(1);
+    expect(queue.holds(7)).toBe(true); // the second message with id 7 still waits behind the QoS 0 one
+  });
+
+  it('counts what is not settled yet', () => {
+    const queue = new AckQueue();
+    queue.push(1, 1, 10).settled = true;
+    queue.push(2, 1, 20);
+    queue.push(3, 0, 30);
+    expect(queue.unsettled()).toEqual({ messages: 2, bytes: 50 });
   });
 
   it('stays correct across compaction of a long stream', () => {

@@ -12,6 +12,8 @@ import { type AckEntry, AckQueue } from './ack-queue.js';
 // (MQTT requires it), and reading stops while too many messages wait for theirs.
 
 const PROTOCOL_VERSION = 5;
+// The smallest message window a packet id violation can shrink ours to.
+const MIN_WINDOW = 16;
 
 export type InboundMessage = {
   topic: string;
@@ -32,16 +34,25 @@ export type SessionConsumerOptions = {
   clientId: string;
   username?: string | undefined;
   password?: string | undefined;
-  /** Filters to subscribe to (with their `$share/<group>/` prefix) when the broker has no session. */
+  /** Filters to subscribe to on every connect (with their `$share/<group>/` prefix). */
   filters: readonly string[];
   /**
-   * Drain a departed member's session instead: unsubscribe (the broker still delivers what it
-   * queued for the session, and deals no new messages to it) and take what comes.
+   * Filters the session may still hold from an earlier configuration (another share group or topic
+   * set): unsubscribed when the broker says it kept the session, or each message would keep coming
+   * once per group. What they already queued is still delivered.
+   */
+  staleFilters?: readonly string[];
+  /**
+   * Drain a departed member's session instead: unsubscribe every filter (the broker still delivers
+   * what it queued for the session, and deals no new messages to it) and take what comes.
    */
   drain?: boolean;
   sessionExpirySeconds: number;
   keepaliveSeconds: number;
-  /** Reading pauses while this many messages, or payload bytes, wait for acknowledgement; resumes at half. */
+  /**
+   * Reading pauses while this many messages, or payload bytes, are held (waiting for acknowledgement,
+   * or from a lost connection and still being stored); resumes at half. Also our Receive Maximum.
+   */
   maxUnacknowledged: number;
   maxUnacknowledgedBytes: number;
   reconnectMinMs: number;
@@ -51,6 +62,10 @@ export type SessionConsumerOptions = {
 
 export type ConsumerEvents = {
   connected: [{ sessionPresent: boolean }];
+  /** The broker confirmed these filters gone from the session. */
+  unsubscribed: [{ filters: readonly string[] }];
+  /** The broker broke the protocol in a way that could misplace an acknowledgement; the connection was dropped. */
+  protocolViolation: [{ violation: 'packet_id_in_use'; packetId: number }];
   disconnected: [{ reason: string }];
   error: [Error];
 };
@@ -70,18 +85,33 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   private awaitingPingResponse = false;
   private nextPacketId = 1;
   private lastMessageAt = 0;
+  // UNSUBSCRIBEs awaiting their UNSUBACK, by packet id.
+  private unsubscribing = new Map<number, readonly string[]>();
+  // Messages of lost connections that the pipeline still holds (being stored): they count against
+  // the bounds, or every reconnect while a store is slow would take in another full window.
+  private orphans = { messages: 0, bytes: 0 };
+  private waitingForRoom = false;
+  // The message window: halved after a broker reused a packet id, so that each id is acknowledged
+  // before the broker can hand it out again.
+  private window: number;
 
   constructor(private readonly options: SessionConsumerOptions) {
     super();
+    this.window = Math.min(65_535, options.maxUnacknowledged);
   }
 
   get isConnected(): boolean {
     return this.connected;
   }
 
-  /** Messages received on this connection and not yet acknowledged. */
+  /** Messages held: received on this connection and not yet acknowledged, or from a lost one and still being stored. */
   get unacknowledged(): number {
-    return this.acks.size;
+    return this.acks.size + this.orphans.messages;
+  }
+
+  /** How many messages may be held at once (smaller than configured after a broker reused a packet id). */
+  get windowMessages(): number {
+    return this.window;
   }
 
   /** When the last message arrived (epoch ms; 0 before the first). */
@@ -91,7 +121,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
 
   /** Their payload bytes. */
   get unacknowledgedBytes(): number {
-    return this.acks.bytes;
+    return this.acks.bytes + this.orphans.bytes;
   }
 
   start(): void {
@@ -115,6 +145,11 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     this.stopReading();
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
+    if (!this.connected) {
+      // Still connecting: a DISCONNECT before the CONNECT would be a protocol error.
+      socket.destroy();
+      return;
+    }
     this.flushAcks();
     await new Promise<void>((resolve) => {
       socket.once('close', () => resolve());
@@ -154,7 +189,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
         ...(this.options.password === undefined ? {} : { password: Buffer.from(this.options.password) }),
         properties: {
           sessionExpiryInterval: this.options.sessionExpirySeconds,
-          receiveMaximum: Math.min(65_535, this.options.maxUnacknowledged),
+          receiveMaximum: this.window,
         },
       });
     });
@@ -164,7 +199,8 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   }
 
   private handlePacket(packet: Packet, generation: number): void {
-    if (generation !== this.generation) return;
+    // Packets parsed from a dropped connection's last chunk are not ours to act on.
+    if (generation !== this.generation || this.socket?.destroyed) return;
     switch (packet.cmd) {
       case 'connack': {
         const code = packet.reasonCode ?? packet.returnCode ?? 0;
@@ -174,27 +210,36 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
         }
         this.connected = true;
         this.attempts = 0;
+        this.unsubscribing.clear();
         this.startKeepalive();
-        // Subscribe on every connect, even when the broker says it kept our session: Mosquitto
-        // 2.0.11 restores such a session after a restart without delivering to its shared
-        // subscription until it is made again (seen in the fault suite). Subscribing again to the
-        // same filter replaces the subscription and loses nothing queued.
+        const stale = this.options.staleFilters ?? [];
         if (this.options.drain) {
-          if (packet.sessionPresent) {
-            this.send({
-              cmd: 'unsubscribe',
-              messageId: this.nextPacketId++,
-              unsubscriptions: [...this.options.filters],
-            });
-          }
+          if (packet.sessionPresent) this.unsubscribe([...this.options.filters, ...stale]);
         } else {
+          // SUBSCRIBE on every connect, even when the broker kept the session: it is what makes a
+          // restored session's filters exactly ours, and it replaces a held subscription without
+          // losing anything queued.
           this.send({
             cmd: 'subscribe',
-            messageId: this.nextPacketId++,
+            messageId: this.takePacketId(),
             subscriptions: this.options.filters.map((topic) => ({ topic, qos: 1 as const })),
           });
+          if (packet.sessionPresent && stale.length > 0) this.unsubscribe(stale);
         }
         this.emit('connected', { sessionPresent: packet.sessionPresent });
+        return;
+      }
+      case 'unsuback': {
+        const filters = this.unsubscribing.get(packet.messageId ?? 0);
+        if (!filters) return;
+        this.unsubscribing.delete(packet.messageId ?? 0);
+        // 0x11 "No subscription existed" is as good as gone; any other failure keeps it held.
+        const codes = packet.granted ?? [];
+        const gone = filters.filter((_, i) => (codes[i] ?? 0) < 0x80);
+        if (gone.length < filters.length) {
+          this.emit('error', new Error(`unsubscribe refused: ${codes.filter((c) => c >= 0x80).join(',')}`));
+        }
+        this.emit('unsubscribed', { filters: gone });
         return;
       }
       case 'suback': {
@@ -221,6 +266,15 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   }
 
   private handlePublish(packet: IPublishPacket, generation: number): void {
+    if (packet.qos > 0 && this.acks.holds(packet.messageId ?? 0)) {
+      // A packet id that is still unacknowledged on this connection ([MQTT-2.2.1-3]): a PUBACK for
+      // it could be applied to either message. Nothing more is acknowledged here; the broker sends
+      // every unacknowledged message again on the next connection.
+      this.window = Math.max(MIN_WINDOW, Math.floor(this.window / 2));
+      this.emit('protocolViolation', { violation: 'packet_id_in_use', packetId: packet.messageId ?? 0 });
+      this.drop(this.socket, `packet id ${packet.messageId} reused while unacknowledged`);
+      return;
+    }
     // A copy: the parser's payload is a slice of a socket chunk, and keeping the slice would keep the
     // whole chunk alive for as long as the message waits, which the byte bound would not see.
     const payload = Buffer.from(packet.payload);
@@ -241,8 +295,13 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
       this.socket?.pause();
     }
     this.options.onMessage(message, () => {
-      // A message from an earlier connection is redelivered on this one; its old ack is void.
-      if (generation !== this.generation) return;
+      if (generation !== this.generation) {
+        // From a lost connection: the broker sends it again on the new one, and its old ack is void.
+        this.orphans.messages -= 1;
+        this.orphans.bytes -= entry.bytes;
+        this.whenRoom();
+        return;
+      }
       entry.settled = true;
       if (entry === this.acks.head) setImmediate(() => this.flushAcks());
     });
@@ -255,16 +314,39 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     const due = this.acks.takeSettled();
     if (due.length === 0) return;
     socket.write(encodeAcks(due));
-    if (this.paused && !this.overLimit(0.5) && !this.stopped) {
+    this.whenRoom();
+  }
+
+  // Resumes reading, or reconnects, once what is held is down to half the bounds.
+  private whenRoom(): void {
+    if (this.stopped || this.overLimit(0.5)) return;
+    if (this.paused) {
       this.paused = false;
-      socket.resume();
+      this.socket?.resume();
     }
+    if (this.waitingForRoom) {
+      this.waitingForRoom = false;
+      this.connect();
+    }
+  }
+
+  private unsubscribe(filters: readonly string[]): void {
+    const messageId = this.takePacketId();
+    this.unsubscribing.set(messageId, filters);
+    this.send({ cmd: 'unsubscribe', messageId, unsubscriptions: [...filters] });
+  }
+
+  // Our own packet ids (SUBSCRIBE, UNSUBSCRIBE): 1…65535, never 0.
+  private takePacketId(): number {
+    const id = this.nextPacketId;
+    this.nextPacketId = (id % 65_535) + 1;
+    return id;
   }
 
   private overLimit(fraction: number): boolean {
     return (
-      this.acks.size >= this.options.maxUnacknowledged * fraction ||
-      this.acks.bytes >= this.options.maxUnacknowledgedBytes * fraction
+      this.unacknowledged >= this.window * fraction ||
+      this.unacknowledgedBytes >= this.options.maxUnacknowledgedBytes * fraction
     );
   }
 
@@ -302,14 +384,22 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     clearInterval(this.keepaliveTimer);
     const wasConnected = this.connected;
     this.connected = false;
-    // Unacknowledged messages stay in the broker's session and come again after the reconnect.
+    // Unacknowledged messages stay in the broker's session and come again after the reconnect; those
+    // the pipeline still stores are held until their batch is done.
+    const { messages, bytes } = this.acks.unsettled();
+    this.orphans.messages += messages;
+    this.orphans.bytes += bytes;
     this.acks = new AckQueue();
+    this.generation += 1; // what settles from now on belongs to a lost connection
     if (wasConnected) this.emit('disconnected', { reason: 'connection closed' });
     if (this.stopped) return;
     // Jittered, so a fleet of collectors does not reconnect in step after a broker restart.
     const delay = retryDelayMs(this.attempts, this.options.reconnectMinMs, this.options.reconnectMaxMs);
     this.attempts += 1;
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer = setTimeout(() => {
+      if (this.overLimit(0.5)) this.waitingForRoom = true;
+      else this.connect();
+    }, delay);
   }
 }
 

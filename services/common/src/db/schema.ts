@@ -108,9 +108,16 @@ export type ApiKeysTable = {
   revoked_at: Timestamp | null;
 };
 
+export type CollectorSessionsTable = {
+  client_id: string;
+  filters: string[];
+  updated_at: DefaultedTimestamp;
+};
+
 export type Database = {
   api_keys: ApiKeysTable;
   archive_segments: ArchiveSegmentsTable;
+  collector_sessions: CollectorSessionsTable;
   devices: DevicesTable;
   device_configs: DeviceConfigsTable;
   device_alerts: DeviceAlertsTable;
