@@ -183,7 +183,7 @@ describe('wiring', () => {
       byName(defaults, 'Deployment', 'iot-device-manager')?.spec?.template?.spec.containers[0],
     );
     expect(api).toMatchObject({
-      MQTT_URL: 'mqtt://iot-mosquitto:1883',
+      MQTT_URL: 'mqtt://iot-mosquitto-headless:1883',
       INFLUX_URL: 'http://iot-influxdb2:80',
       S3_ENDPOINT: 'http://iot-minio:9000',
       DATABASE_URL: { secretKeyRef: { name: 'iot-meter-credentials', key: 'database-url' } },
@@ -201,6 +201,28 @@ describe('wiring', () => {
       `postgresql://iot:${password}@iot-postgresql:5432/iot`,
     );
     expect(decode(secret?.data?.['root-user'])).toBe('iot-meter');
+  });
+
+  it('lets devices reach the broker only once it is Ready, the collectors and the API before that', () => {
+    const mqttUrl = (kind: string, name: string) =>
+      envOf(byName(defaults, kind, name)?.spec?.template?.spec.containers[0]).MQTT_URL;
+    expect(mqttUrl('StatefulSet', 'iot-collector')).toBe('mqtt://iot-mosquitto-headless:1883');
+    expect(mqttUrl('Deployment', 'iot-device-manager')).toBe('mqtt://iot-mosquitto-headless:1883');
+    expect(byName(defaults, 'Service', 'iot-mosquitto-headless')?.spec).toMatchObject({
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+    });
+    // Devices use the Service with the broker's readiness; the exporter's readiness is the gate.
+    expect(byName(defaults, 'Service', 'iot-mosquitto')?.spec?.publishNotReadyAddresses).toBeUndefined();
+    const pod = byName(defaults, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec;
+    const exporter = pod?.containers.find((c) => c.name === 'broker-exporter');
+    expect(exporter?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'metrics' } });
+    // An external broker is everyone's.
+    const collector = byName(external, 'StatefulSet', 'iot-collector')?.spec?.template?.spec.containers[0];
+    expect(envOf(collector).MQTT_URL).toBe(
+      envOf(byName(external, 'Deployment', 'iot-device-manager')?.spec?.template?.spec.containers[0])
+        .MQTT_URL,
+    );
   });
 
   it('uses the external stores and their Secrets when configured', () => {
@@ -251,7 +273,12 @@ describe('wiring', () => {
     expect(exporter?.image).toBe('iot-meter/collector:0.1.0');
     expect(collectorImage).toBe(exporter?.image);
     expect(exporter?.command).toEqual(['node', 'dist/broker-exporter.js']);
-    expect(envOf(exporter)).toEqual({ PORT: '9234', MQTT_URL: 'mqtt://127.0.0.1:1883', LOG_LEVEL: 'info' });
+    expect(envOf(exporter)).toEqual({
+      PORT: '9234',
+      MQTT_URL: 'mqtt://127.0.0.1:1883',
+      BROKER_READY_SHARED_SUBSCRIPTIONS: '4',
+      LOG_LEVEL: 'info',
+    });
 
     const secured = images(
       render(helm, chart, {

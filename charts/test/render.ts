@@ -78,6 +78,8 @@ export type K8sObject = {
     ports?: { name: string; port: number }[];
     selector?: { matchLabels?: Record<string, string> } & Record<string, string>;
     endpoints?: { port: string }[];
+    clusterIP?: string;
+    publishNotReadyAddresses?: boolean;
   };
 };
 

@@ -214,9 +214,9 @@ cmd_up() {
   build_kubernetes >/dev/null
   build_kwok >/dev/null
   build_schemathesis >/dev/null
-  # A fresh broker database on every `up`: tests and benchmarks leave persistent sessions behind when
-  # interrupted, and Debian's 2.0.11 never expires sessions restored from disk (upstream #2546), so
-  # their queues would pile up for good. Restarting one server (`start mosquitto`) keeps its database.
+  # A fresh broker database on every `up`: tests and benchmarks interrupted mid-run leave persistent
+  # sessions behind (a collector's lives for a week), and each would queue every message every later
+  # test publishes. Restarting one server (`start mosquitto`) keeps its database.
   if ! healthy_mosquitto; then rm -f "$state/mosquitto/data/mosquitto.db"; fi
   for name in "${SERVERS[@]}"; do
     mkdir -p "$state/$name"

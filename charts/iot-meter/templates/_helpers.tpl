@@ -66,8 +66,18 @@ capabilities:
 {{- .Values.global.s3.endpoint | default (printf "http://%s:9000" (include "iot-meter.bundledHost" (dict "root" . "chart" "minio"))) -}}
 {{- end -}}
 
+{{/* Devices' address of the broker: its Service, whose endpoint is the broker only while it is Ready. */}}
 {{- define "iot-meter.mqttUrl" -}}
 {{- .Values.global.mqtt.url | default (printf "mqtt://%s:1883" (include "iot-meter.bundledHost" (dict "root" . "chart" "mosquitto"))) -}}
+{{- end -}}
+
+{{/*
+The platform's address of the bundled broker: its headless Service, which lists the broker before it
+is Ready. The broker becomes Ready once the collectors have subscribed again after a restart
+(mosquitto.metrics.readyWhenSharedSubscriptions), so they must reach it first.
+*/}}
+{{- define "iot-meter.platformMqttUrl" -}}
+{{- .Values.global.mqtt.url | default (printf "mqtt://%s-headless:1883" (include "iot-meter.bundledHost" (dict "root" . "chart" "mosquitto"))) -}}
 {{- end -}}
 
 {{- define "iot-meter.databaseHost" -}}
@@ -116,10 +126,11 @@ secretKeyRef:
   value: {{ $s.bucket | quote }}
 {{- end -}}
 
+{{/* (dict "root" . "device" true) for a device (the simulator), which reaches the broker as devices do. */}}
 {{- define "iot-meter.env.mqtt" -}}
-{{- $m := .Values.global.mqtt -}}
+{{- $m := .root.Values.global.mqtt -}}
 - name: MQTT_URL
-  value: {{ include "iot-meter.mqttUrl" . | quote }}
+  value: {{ include (ternary "iot-meter.mqttUrl" "iot-meter.platformMqttUrl" (.device | default false)) .root | quote }}
 {{- with $m.existingSecret }}
 - name: MQTT_USERNAME
   valueFrom:

@@ -9,11 +9,12 @@
 //   groups and a deep backlog queued while it was away, 12 seed-format devices publish, and the
 //   collector is SIGKILLed while draining and restarted with the same client id. Backlog depth,
 //   stale groups, kill timing, batch sizes and the unacknowledged window vary from run to run.
-// --minutes N: one run of N minutes with random faults instead (collector SIGKILL and SIGTERM,
-//   broker restart, InfluxDB, MinIO or PostgreSQL stopped and started) under two collectors.
+// --minutes N: one run of N minutes with random faults (collector SIGKILL and SIGTERM, broker
+//   restart, InfluxDB, MinIO or PostgreSQL stopped and started) under two collectors, after the
+//   kill runs if --runs is given too.
 // --broker VERSION: a Debian release of Mosquitto other than the installed one (fetched into the
 //   stack's cache), e.g. 2.0.11-1.2+deb12u2, bookworm's own.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { CollectorHarness } from '../test/collector-harness.js';
 import { CollectorProcess } from '../test/collector-process.js';
 import { DeliveryLedger, type DeliveryVerdict } from '../test/delivery-ledger.js';
-import { publishStream, seqOf, telemetry } from '../test/device-stream.js';
+import { publishStream, seedTelemetry, seqOf, telemetry } from '../test/device-stream.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,7 +53,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
 const COLLECTOR_PORT = 18_600 + Number(args['port-offset']) / 10;
 
-type Kill = { signal: 'SIGKILL' | 'SIGTERM'; atMs: number; receivedBefore: number; midStream: boolean };
+/**
+ * A kill landed mid-stream when its process had received messages and either held some it had not
+ * acknowledged yet or not every message had its point yet.
+ */
+type Kill = {
+  signal: 'SIGKILL' | 'SIGTERM';
+  atMs: number;
+  receivedBefore: number;
+  unacknowledgedBefore: number;
+  pointsBefore: number;
+  midStream: boolean;
+};
 type Fault = { kind: string; atMs: number; landed: boolean; detail: string };
 type RunReport = {
   run: number;
@@ -61,6 +73,8 @@ type RunReport = {
   faults: (Kill | Fault)[];
   brokerDropped: number;
   packetIdReuse: number;
+  /** PUBACKs 0x10 "No matching subscribers" (after a broker restart, before the collectors subscribe again); resent. */
+  unrouted: number;
   seconds: number;
 };
 
@@ -98,13 +112,18 @@ const collectorProcess = (env: Record<string, string>, port: number) => {
   started.push(process);
   return process;
 };
+// Ctrl-C (or a SIGTERM) still stops the collectors and the private stack.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, async () => {
+    await Promise.all(started.map((c) => c.stop('SIGKILL')));
+    stack.destroy();
+    process.exit(130);
+  });
+}
 try {
-  if (args.minutes) {
-    reports.push(await faultRun(Number(args.minutes) * 60_000));
-  } else {
-    const runs = Number(args.runs ?? 30);
-    for (let run = 1; run <= runs; run += 1) reports.push(await killRun(run));
-  }
+  const runs = Number(args.runs ?? (args.minutes ? 0 : 30));
+  for (let run = 1; run <= runs; run += 1) reports.push(await killRun(run));
+  if (args.minutes) reports.push(await faultRun(runs + 1, Number(args.minutes) * 60_000));
 } finally {
   await Promise.all(started.map((c) => c.stop('SIGKILL')));
   await harness.dispose().catch(() => undefined);
@@ -121,10 +140,12 @@ const summary = {
   missing: reports.reduce((n, r) => n + r.verdict.missing.reduce((m, d) => m + d.seqs.length, 0), 0),
   brokerDropped: reports.reduce((n, r) => n + r.brokerDropped, 0),
   packetIdReuse: reports.reduce((n, r) => n + r.packetIdReuse, 0),
+  unrouted: reports.reduce((n, r) => n + r.unrouted, 0),
 };
 log(
   `${summary.runs - summary.failed} of ${summary.runs} runs lost nothing: ${summary.acknowledged} messages ` +
-    `acknowledged, ${summary.missing} missing; broker drops ${summary.brokerDropped}, packet id reuse ${summary.packetIdReuse}`,
+    `acknowledged, ${summary.missing} missing; broker drops ${summary.brokerDropped}, packet id reuse ${summary.packetIdReuse}, ` +
+    `unrouted and resent ${summary.unrouted}`,
 );
 if (args.json) console.log(JSON.stringify({ ...summary, reports }));
 process.exit(failed.length === 0 ? 0 : 1);
@@ -145,6 +166,7 @@ async function killRun(run: number): Promise<RunReport> {
   const clientId = `soak-${prefix}`;
   const group = `soak-${prefix}`;
   const ledger = new DeliveryLedger();
+  let unrouted = 0;
   log(`run ${run}: ${describe(settings)}`);
   const broker = await watchBroker();
 
@@ -152,7 +174,6 @@ async function killRun(run: number): Promise<RunReport> {
   const stale = Array.from({ length: settings.staleGroups }, (_, k) => `${group}-stale-${k}`);
   await holdSession(clientId, [group, ...stale]);
   await publishBacklog(prefix, settings.backlog, ledger);
-  const deliveriesQueued = settings.backlog * (1 + stale.length);
 
   const collector = collectorProcess(
     harness.env({
@@ -167,28 +188,53 @@ async function killRun(run: number): Promise<RunReport> {
   );
   await collector.start();
   let reuse = 0;
-  const publishers = await Promise.all(Array.from({ length: DEVICES }, (_, i) => device(`${prefix}-d${i}`)));
-  let running = DEVICES;
-  const streams = publishers.map(async ({ client, deviceId }) => {
-    await sleep(between(random, 0, 3000));
-    await publishStream(client, deviceId, MESSAGES, pick(random, [200, 500, 2000]), {
-      format: 'v1',
-      onAck: (seq) => ledger.ack(deviceId, seq),
-    });
-    running -= 1;
-  });
+  // Half the devices are mosquitto_pub (MQTT 3.1.1, as in the check that saw the loss), half MQTT.js (MQTT 5).
+  const publishers = await Promise.all(
+    Array.from({ length: DEVICES / 2 }, (_, i) => device(`${prefix}-d${i}`)),
+  );
+  const streams = [
+    ...publishers.map(async ({ client, deviceId }) => {
+      await sleep(between(random, 0, 3000));
+      await publishStream(client, deviceId, MESSAGES, pick(random, [200, 500, 2000]), {
+        format: 'v1',
+        onAck: (seq) => ledger.ack(deviceId, seq),
+        resendUnrouted: true,
+        onUnrouted: () => {
+          unrouted += 1;
+        },
+      });
+    }),
+    ...Array.from({ length: DEVICES - DEVICES / 2 }, async (_, i) => {
+      const deviceId = `${prefix}-m${i}`;
+      await sleep(between(random, 0, 3000));
+      await mosquittoPub(deviceId, MESSAGES, pick(random, [200, 500, 2000]), (seq) =>
+        ledger.ack(deviceId, seq),
+      );
+    }),
+  ];
 
+  // Each kill lands at a random point of the run: once this share of its messages has a point.
+  const total = settings.backlog + DEVICES * MESSAGES;
+  const killAt = Array.from({ length: settings.kills }, () => between(random, 0.05, 0.9)).sort(
+    (a, b) => a - b,
+  );
   const kills: Kill[] = [];
-  for (let k = 0; k < settings.kills; k += 1) {
-    await sleep(between(random, 300, 4000));
+  for (const share of killAt) {
+    const deadline = Date.now() + 120_000;
+    while ((await countPoints(prefix).catch(() => 0)) < share * total && Date.now() < deadline)
+      await sleep(100);
     const receivedBefore = await collector.metric('iot_collector_messages_received_total');
+    const unacknowledgedBefore = await collector.metric('iot_collector_unacknowledged_messages');
+    const pointsBefore = await countPoints(prefix).catch(() => -1);
     reuse += await collector.metric('iot_collector_mqtt_protocol_violations_total');
     await collector.stop('SIGKILL');
     kills.push({
       signal: 'SIGKILL',
       atMs: Date.now() - started,
       receivedBefore,
-      midStream: receivedBefore > 0 && (running > 0 || receivedBefore < deliveriesQueued),
+      unacknowledgedBefore,
+      pointsBefore,
+      midStream: false,
     });
     await sleep(between(random, 100, 2000));
     await collector.start();
@@ -201,6 +247,11 @@ async function killRun(run: number): Promise<RunReport> {
   await Promise.all(publishers.map(({ client }) => client.endAsync()));
 
   const verdict = await judge(prefix, ledger);
+  for (const kill of kills) {
+    kill.midStream =
+      kill.receivedBefore > 0 &&
+      (kill.unacknowledgedBefore > 0 || (kill.pointsBefore >= 0 && kill.pointsBefore < verdict.stored));
+  }
   const report = {
     run,
     settings,
@@ -208,6 +259,7 @@ async function killRun(run: number): Promise<RunReport> {
     faults: kills,
     brokerDropped: await broker.dropped(),
     packetIdReuse: reuse,
+    unrouted,
     seconds: Math.round((Date.now() - started) / 1000),
   };
   await broker.close();
@@ -216,11 +268,12 @@ async function killRun(run: number): Promise<RunReport> {
 }
 
 /** A longer run with a random schedule of faults under two collectors and steady publishing. */
-async function faultRun(durationMs: number): Promise<RunReport> {
+async function faultRun(run: number, durationMs: number): Promise<RunReport> {
   const started = Date.now();
   const prefix = `f-${args.seed}`;
   const group = `soak-${prefix}`;
   const ledger = new DeliveryLedger();
+  let unrouted = 0;
   const broker = await watchBroker();
   const ids = [`soak-${prefix}-0`, `soak-${prefix}-1`];
   // The first member's session also holds a stale group's filters, as after a group change.
@@ -248,6 +301,10 @@ async function faultRun(durationMs: number): Promise<RunReport> {
     publishStream(client, deviceId, Number.MAX_SAFE_INTEGER, perDevice, {
       format: i % 2 === 0 ? 'v1' : 'v2',
       onAck: (seq) => ledger.ack(deviceId, seq),
+      resendUnrouted: true,
+      onUnrouted: () => {
+        unrouted += 1;
+      },
       stop: () => stopping,
     }),
   );
@@ -309,12 +366,13 @@ async function faultRun(durationMs: number): Promise<RunReport> {
   await Promise.all(publishers.map(({ client }) => client.endAsync()));
 
   const report = {
-    run: 1,
+    run,
     settings: { minutes: durationMs / 60_000, collectors: 2, rate: Number(args.rate), devices: DEVICES },
     verdict: await judge(prefix, ledger),
     faults,
     brokerDropped: await broker.dropped(),
     packetIdReuse: counters.reuse,
+    unrouted,
     seconds: Math.round((Date.now() - started) / 1000),
   };
   await broker.close();
@@ -356,6 +414,61 @@ async function publishBacklog(prefix: string, count: number, ledger: DeliveryLed
     await Promise.all(sends);
   }
   await client.endAsync();
+}
+
+/**
+ * A device that is `mosquitto_pub -l` (MQTT 3.1.1, clean session): one seed-format message a line at
+ * `perSecond`; its debug output names the packet id of each PUBLISH and each PUBACK it receives.
+ */
+async function mosquittoPub(
+  deviceId: string,
+  count: number,
+  perSecond: number,
+  onAck: (seq: number) => void,
+) {
+  const url = new URL(stack.env.MQTT_URL ?? '');
+  const child = spawn(
+    'mosquitto_pub',
+    [
+      '-h',
+      url.hostname,
+      '-p',
+      url.port,
+      '-i',
+      `dev-${deviceId}`,
+      '-t',
+      `iot/${deviceId}/telemetry`,
+      '-q',
+      '1',
+      '-l',
+      '-d',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const seqByPacketId = new Map<number, number>();
+  let sent = 0;
+  let pending = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const publish = /sending PUBLISH \(d\d, q1, r\d, m(\d+),/.exec(line);
+      if (publish) seqByPacketId.set(Number(publish[1]), sent++);
+      const puback = /received PUBACK \(Mid: (\d+), RC:0\)/.exec(line);
+      const seq = puback && seqByPacketId.get(Number(puback[1]));
+      if (seq !== undefined && seq !== null) onAck(seq);
+    }
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const startedAt = Date.now();
+  for (let seq = 0; seq < count; seq += 1) {
+    child.stdin.write(`${seedTelemetry(deviceId, seq)}\n`);
+    const wait = startedAt + ((seq + 1) * 1000) / perSecond - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+  // mosquitto_pub sends what it read, waits for the PUBACKs, then exits at the end of its input.
+  child.stdin.end();
+  await exited;
 }
 
 /** A device's connection: a persistent session, so what is unacknowledged is sent again after a broker restart. */
@@ -469,7 +582,7 @@ function printRun(r: RunReport): void {
   );
   log(
     `run ${r.run}: ${r.verdict.ok ? 'ok' : 'LOST'}  acknowledged ${r.verdict.acknowledged}, stored ${r.verdict.stored}, ` +
-      `missing ${missing}, not archived ${notArchived}, broker drops ${r.brokerDropped}, packet id reuse ${r.packetIdReuse}, ` +
+      `missing ${missing}, not archived ${notArchived}, broker drops ${r.brokerDropped}, packet id reuse ${r.packetIdReuse}, unrouted ${r.unrouted}, ` +
       `${r.seconds} s  [${settings}; ${faults.join(', ')}]`,
   );
   for (const d of r.verdict.missing.slice(0, 12)) {

@@ -43,4 +43,13 @@ export const collectorConfig = serviceEnv(8081)
 export type CollectorConfig = z.output<typeof collectorConfig>;
 
 /** The broker exporter (src/broker-exporter.ts), the Mosquitto pod's metrics sidecar. */
-export const brokerExporterConfig = serviceEnv(9234).extend(mqttEnv.shape);
+export const brokerExporterConfig = serviceEnv(9234)
+  .extend(mqttEnv.shape)
+  .extend({
+    // Ready only once the broker, since it last started, holds this many shared subscriptions (the
+    // chart: one collector's four device filters). Mosquitto 2.0 restores sessions without their
+    // shared subscriptions, and a device let in before a collector subscribes again loses messages.
+    BROKER_READY_SHARED_SUBSCRIPTIONS: z.coerce.number().int().min(0).default(0),
+  });
+
+export type BrokerExporterConfig = z.output<typeof brokerExporterConfig>;

@@ -12,11 +12,19 @@ export class BrokerExporterProcess {
   constructor(
     private readonly mqttUrl: string,
     readonly port: number,
+    private readonly env: Record<string, string> = {},
   ) {}
 
+  /** Resolves once it answers /healthz (/readyz may wait for the broker, or for the collectors). */
   async start(): Promise<void> {
     const child = spawn(process.execPath, [main], {
-      env: { PATH: process.env.PATH, PORT: String(this.port), MQTT_URL: this.mqttUrl, LOG_LEVEL: 'warn' },
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(this.port),
+        MQTT_URL: this.mqttUrl,
+        LOG_LEVEL: 'warn',
+        ...this.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -24,10 +32,10 @@ export class BrokerExporterProcess {
     child.stderr?.on('data', (d) => (this.output += d));
     for (let i = 0; i < 75; i += 1) {
       if (child.exitCode !== null) break;
-      if ((await this.status('/readyz')) === 200) return;
+      if ((await this.status('/healthz')) === 200) return;
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`broker exporter not ready within 15 s: ${this.output}`);
+    throw new Error(`broker exporter not up within 15 s: ${this.output}`);
   }
 
   status(path: string): Promise<number> {

@@ -100,4 +100,45 @@ describe('broker exporter', () => {
     // The dropped total is the broker's since it started: a counter reset, as Prometheus expects.
     await expect.poll(() => figure('mosquitto_publish_messages_dropped_total'), { timeout: 10_000 }).toBe(0);
   });
+
+  it('with BROKER_READY_SHARED_SUBSCRIPTIONS, is ready only while the collectors have subscribed since the broker started', async () => {
+    const gated = new BrokerExporterProcess(stack.env.MQTT_URL ?? '', 18_802, {
+      BROKER_READY_SHARED_SUBSCRIPTIONS: '4',
+    });
+    onTestFailed(() => console.error(gated.output));
+    await gated.start();
+    try {
+      expect(await gated.status('/readyz')).toBe(503);
+      const collector = { clientId: 'collector-gate', clean: false, protocolVersion: 5 as const };
+      const subscribe = async () => {
+        const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', {
+          ...collector,
+          properties: { sessionExpiryInterval: 3600 },
+        });
+        await client.subscribeAsync(
+          ['telemetry', 'hello', 'status', 'command/ack'].map((kind) => `$share/collectors/iot/+/${kind}`),
+          { qos: 1 },
+        );
+        return client;
+      };
+      const first = await subscribe();
+      await expect.poll(() => gated.status('/readyz'), { timeout: 10_000 }).toBe(200);
+      await first.endAsync(); // away, its session (and, until a restart, its subscriptions) kept
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await gated.status('/readyz')).toBe(200);
+
+      // Restarted, the broker has the session but none of its shared subscriptions: not ready,
+      // however long it waits, until the collector subscribes again.
+      stack.signal('stop', 'mosquitto');
+      stack.signal('start', 'mosquitto');
+      await expect.poll(() => figure('mosquitto_up'), { timeout: 15_000 }).toBe(1);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await gated.status('/readyz')).toBe(503);
+      const again = await subscribe();
+      await expect.poll(() => gated.status('/readyz'), { timeout: 10_000 }).toBe(200);
+      await again.endAsync();
+    } finally {
+      gated.stop();
+    }
+  });
 });

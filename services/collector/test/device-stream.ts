@@ -39,18 +39,52 @@ export type StreamOptions = {
   onAck?: (seq: number) => void;
   /** Stops publishing early (the messages already sent are still awaited). */
   stop?: () => boolean;
+  /**
+   * A PUBACK with reason 0x10 "No matching subscribers" (MQTT 5) says nobody will store the
+   * message: after a broker restart Mosquitto 2.0 has no shared subscription until the collectors
+   * subscribe again. Called with its seq; with `resendUnrouted` the message is sent again until routed.
+   */
+  onUnrouted?: (seq: number) => void;
+  resendUnrouted?: boolean;
 };
+
+const NO_MATCHING_SUBSCRIBERS = 0x10;
+
+/**
+ * Publishes at QoS 1 and resolves with whether the broker routed the message to a subscriber (MQTT.js
+ * treats 0x10 as success and keeps the reason code to itself, so it is read off the PUBACK).
+ */
+function publishRouted(client: MqttClient, topic: string, payload: string): Promise<boolean> {
+  let unrouted = unroutedIds.get(client);
+  if (!unrouted) {
+    const ids = new Set<number>();
+    unrouted = ids;
+    unroutedIds.set(client, ids);
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' && packet.reasonCode === NO_MATCHING_SUBSCRIBERS)
+        ids.add(packet.messageId ?? 0);
+    });
+  }
+  const ids = unrouted;
+  return client.publishAsync(topic, payload, { qos: 1 }).then((sent) => {
+    const id = sent?.messageId ?? 0;
+    const routed = !ids.has(id);
+    ids.delete(id);
+    return routed;
+  });
+}
+const unroutedIds = new WeakMap<MqttClient, Set<number>>();
 
 /**
  * Publishes messages seq 0..count-1 at QoS 1 at about `perSecond`, and resolves with the sequence
- * numbers the broker acknowledged (all of them, unless the publisher gave up).
+ * numbers the broker acknowledged and routed (all of them, unless the publisher gave up).
  */
 export async function publishStream(
   client: MqttClient,
   deviceId: string,
   count: number,
   perSecond: number,
-  { gate = new Gate(), format = 'v2', onAck, stop }: StreamOptions = {},
+  { gate = new Gate(), format = 'v2', onAck, stop, onUnrouted, resendUnrouted = false }: StreamOptions = {},
 ): Promise<number[]> {
   const message = format === 'v1' ? seedTelemetry : telemetry;
   const acked: number[] = [];
@@ -62,12 +96,18 @@ export async function publishStream(
       await gate.opened();
       started += Date.now() - pausedAt;
     }
-    pending.push(
-      client.publishAsync(`iot/${deviceId}/telemetry`, message(deviceId, seq), { qos: 1 }).then(() => {
+    const send = async (): Promise<void> => {
+      if (await publishRouted(client, `iot/${deviceId}/telemetry`, message(deviceId, seq))) {
         acked.push(seq);
         onAck?.(seq);
-      }),
-    );
+        return;
+      }
+      onUnrouted?.(seq);
+      if (!resendUnrouted) return;
+      await new Promise((r) => setTimeout(r, 500));
+      await send();
+    };
+    pending.push(send());
     const wait = started + ((seq + 1) * 1000) / perSecond - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
