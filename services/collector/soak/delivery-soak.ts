@@ -23,6 +23,7 @@ import { InfluxDB } from '@influxdata/influxdb-client';
 import { createRandom, DEVICE_TOPIC_FILTERS, type Random } from '@iot-meter/common';
 import mqtt, { type MqttClient } from 'mqtt';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
+import { saveSessionFilters } from '../src/mqtt/session-filters.repository.js';
 import { CollectorHarness } from '../test/collector-harness.js';
 import { CollectorProcess } from '../test/collector-process.js';
 import { DeliveryLedger, type DeliveryVerdict } from '../test/delivery-ledger.js';
@@ -34,7 +35,8 @@ const { values: args } = parseArgs({
     minutes: { type: 'string' },
     seed: { type: 'string', default: randomBytes(4).toString('hex') },
     broker: { type: 'string' },
-    'backlog-max': { type: 'string', default: '250000' },
+    // Times (1 + stale groups, at most 3) it stays below the stack's max_queued_messages (1,000,000).
+    'backlog-max': { type: 'string', default: '200000' },
     devices: { type: 'string', default: '12' },
     messages: { type: 'string', default: '500' },
     rate: { type: 'string', default: '400' },
@@ -380,7 +382,10 @@ async function faultRun(run: number, durationMs: number): Promise<RunReport> {
   return report;
 }
 
-/** Leaves a persistent session for `clientId` subscribed to the device filters of each group. */
+/**
+ * Leaves a persistent session for `clientId` subscribed to the device filters of each group, as an
+ * earlier configuration of that collector would have, and recorded as it would have recorded them.
+ */
 async function holdSession(clientId: string, groups: readonly string[]): Promise<void> {
   const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', {
     clientId,
@@ -388,13 +393,12 @@ async function holdSession(clientId: string, groups: readonly string[]): Promise
     protocolVersion: 5,
     properties: { sessionExpiryInterval: 3600 },
   });
-  for (const group of groups) {
-    await client.subscribeAsync(
-      DEVICE_TOPIC_FILTERS.map((filter) => `$share/${group}/${filter}`),
-      { qos: 1 },
-    );
-  }
+  const filters = groups.flatMap((group) =>
+    DEVICE_TOPIC_FILTERS.map((filter) => `$share/${group}/${filter}`),
+  );
+  await client.subscribeAsync(filters, { qos: 1 });
   await client.endAsync();
+  await saveSessionFilters(harness.database.db, clientId, filters);
 }
 
 /** Queues `count` v2 messages from ten devices while the collector is away, a thousand at a time. */

@@ -216,9 +216,9 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
         if (this.options.drain) {
           if (packet.sessionPresent) this.unsubscribe([...this.options.filters, ...stale]);
         } else {
-          // SUBSCRIBE on every connect, even when the broker kept the session: it is what makes a
-          // restored session's filters exactly ours, and it replaces a held subscription without
-          // losing anything queued.
+          // SUBSCRIBE on every connect, even when the broker kept the session: Mosquitto 2.0 never
+          // saves shared subscriptions, so a session restored after a broker restart has none
+          // (README, limits). Subscribing again replaces a held subscription and loses nothing queued.
           this.send({
             cmd: 'subscribe',
             messageId: this.takePacketId(),
