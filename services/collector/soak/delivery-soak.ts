@@ -12,6 +12,7 @@
 // --minutes N: one run of N minutes with random faults (collector SIGKILL and SIGTERM, broker
 //   restart, InfluxDB, MinIO or PostgreSQL stopped and started) under two collectors, after the
 //   kill runs if --runs is given too.
+// --max-unacked N: the collector window of every kill run (else it varies).
 // --broker VERSION: a Debian release of Mosquitto other than the installed one (fetched into the
 //   stack's cache), e.g. 2.0.11-1.2+deb12u2, bookworm's own.
 import { execFileSync, spawn } from 'node:child_process';
@@ -42,6 +43,9 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '400' },
     'fault-every': { type: 'string', default: '12' },
     'port-offset': { type: 'string', default: '400' },
+    // Every kill run with this INGEST_MAX_UNACKED (65535, the whole packet id space, makes a broker
+    // that ignores Receive Maximum reuse ids).
+    'max-unacked': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -162,7 +166,7 @@ async function killRun(run: number): Promise<RunReport> {
     kills: pick(random, [1, 2, 2, 3]),
     batch: pick(random, [200, 1000, 5000]),
     flushMs: pick(random, [50, 200, 500]),
-    maxUnacked: pick(random, [1000, 20_000, 65_535]),
+    maxUnacked: args['max-unacked'] ? Number(args['max-unacked']) : pick(random, [1000, 20_000, 65_535]),
     concurrentBatches: pick(random, [1, 2, 4]),
   };
   const clientId = `soak-${prefix}`;
@@ -342,10 +346,21 @@ async function faultRun(run: number, durationMs: number): Promise<RunReport> {
         detail: `${ids[member]}, exit ${code ?? 'signal'}`,
       });
     } else if (kind === 'broker restart') {
+      // The devices come back first: the collectors stay frozen until the devices have been at it
+      // for a while, so the broker answers them 0x10 (no shared subscription yet) and they resend.
+      for (const c of collectors) c.freeze(true);
       stack.signal('stop', 'mosquitto');
-      await sleep(between(random, 500, 3000));
       stack.signal('start', 'mosquitto');
-      faults.push({ kind, atMs, landed: ledger.acknowledged > 0, detail: 'SIGTERM' });
+      const unroutedBefore = unrouted;
+      const awayMs = between(random, 1000, 3000);
+      await sleep(awayMs);
+      for (const c of collectors) c.freeze(false);
+      faults.push({
+        kind,
+        atMs,
+        landed: unrouted > unroutedBefore,
+        detail: `SIGTERM, collectors back ${(awayMs / 1000).toFixed(1)} s after, ${unrouted - unroutedBefore} answered 0x10`,
+      });
     } else {
       const server = kind.split(' ')[0] as 'influxdb' | 'minio' | 'postgres';
       const errorsBefore = await storeErrorsNow();
@@ -532,10 +547,10 @@ async function judge(prefix: string, ledger: DeliveryLedger): Promise<DeliveryVe
     stored.set(row.device_id, seqs);
   }
   const archived = new Map<string, number[]>();
-  for (const deviceId of ledger.devices) {
+  for (const [deviceId, records] of await harness.archivedByDevice('raw', ledger.devices)) {
     archived.set(
       deviceId,
-      (await harness.archived('raw', deviceId)).map((record) => seqOf(record.payload)),
+      records.map((record) => seqOf(record.payload)),
     );
   }
   return ledger.verdict(stored, archived);

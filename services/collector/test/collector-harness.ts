@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type ArchiveRecord,
   createInflux,
   createLogger,
   createMetricsRegistry,
@@ -134,6 +135,38 @@ export class CollectorHarness {
       records.push(...readArchiveRecords(Buffer.concat(await stream.toArray())));
     }
     return records;
+  }
+
+  /**
+   * Archived records of many devices at once, read through the index: each object is fetched once
+   * (a soak's runs hold thousands of objects with a segment per device in each).
+   */
+  async archivedByDevice(kind: 'raw' | 'quarantine', deviceIds: readonly string[]) {
+    const byDevice = new Map<string, ArchiveRecord[]>();
+    if (deviceIds.length === 0) return byDevice;
+    const segments = await this.database.db
+      .selectFrom('archive_segments')
+      .select(['object_key', 'device_id', 'byte_offset', 'byte_length'])
+      .where('kind', '=', kind)
+      .where('device_id', 'in', [...deviceIds])
+      .execute();
+    const byObject = new Map<string, typeof segments>();
+    for (const s of segments) byObject.set(s.object_key, [...(byObject.get(s.object_key) ?? []), s]);
+    const keys = [...byObject.keys()];
+    const read = async () => {
+      for (let key = keys.pop(); key !== undefined; key = keys.pop()) {
+        const stream = await this.objectStore().getObject(this.config.S3_BUCKET, key);
+        const body = Buffer.concat(await stream.toArray());
+        for (const s of byObject.get(key) ?? []) {
+          const start = Number(s.byte_offset);
+          const records = byDevice.get(s.device_id) ?? [];
+          records.push(...readArchiveRecords(body.subarray(start, start + Number(s.byte_length))));
+          byDevice.set(s.device_id, records);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, read));
+    return byDevice;
   }
 
   /** Points stored in InfluxDB for a device, ordered by time and metric. */
