@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the local stack runs (as root, or through sudo), python3-venv for
-# the API fuzzer, and buildah and debootstrap, which build and run our images without a Docker
-# engine (scripts/images/build.sh). Go, Rust and Node come with the machine; MinIO, InfluxDB 2, Helm,
-# the control plane and schemathesis (from PyPI) are built or installed by `npm run stack:up`.
+# What this checkout needs on this machine, installed when missing; `npm start` and `npm test` run
+# it first, and it takes a second once everything is there. The Debian packages the local stack
+# runs (as root, or through sudo), python3-venv for the API fuzzer, buildah and debootstrap, which
+# build and run our images without a Docker engine (scripts/images/build.sh); then the npm
+# dependencies. Go, Rust and Node come with the machine; MinIO and InfluxDB 2 are built by
+# `stack.sh up`, the test tools (Helm, the control plane, schemathesis) by `stack.sh tools`.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
 # shellcheck source=stack/versions.env
 source "$here/stack/versions.env"
 
@@ -48,4 +51,11 @@ for tool in go cargo node npm; do
 done
 node -e 'const [major, minor] = process.versions.node.split(".").map(Number);
   if (major < 20 || (major === 20 && minor < 19)) { console.error("setup: Node >= 20.19 is required"); process.exit(1); }'
-echo "setup: ready ($(go version | cut -d' ' -f3), $(cargo --version | cut -d' ' -f1-2), node $(node --version))"
+
+# npm writes its own copy of the lock file into node_modules; an older copy means the lock file
+# changed since (a pull), and `npm ci` installs exactly what it says.
+if [ ! -f "$root/node_modules/.package-lock.json" ] ||
+  [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+  echo "setup: installing npm dependencies"
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -6,20 +6,26 @@ cache_root=${IOT_METER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iot-meter}
 # Runs "$@" with GOBIN at a fresh folder and moves the named binary into place only on success,
 # so an interrupted build never leaves a half-written cache entry.
 install_cached() {
-  local out=$1 binary=$2
+  local out=$1 binary=$2 lock
   shift 2
   [ -x "$out" ] && { echo "$out"; return; }
   mkdir -p "$(dirname "$out")"
+  # One build at a time per binary: a second stack (a private one, a parallel run) waits for it.
+  exec {lock}>"$(dirname "$out")/.lock"
+  flock "$lock"
+  [ -x "$out" ] && { exec {lock}>&-; echo "$out"; return; }
   local tmp
   tmp=$(mktemp -d "$cache_root/.build.XXXXXX")
   echo "building $(basename "$out") (first run only; cached at $out)" >&2
   if ! (cd "$tmp" && GOBIN="$tmp/bin" GOFLAGS=-buildvcs=false "$@") >&2; then
     rm -rf "$tmp"
+    exec {lock}>&-
     echo "build of $(basename "$out") failed" >&2
     return 1
   fi
   mv "$tmp/bin/$binary" "$out"
   rm -rf "$tmp"
+  exec {lock}>&-
   echo "$out"
 }
 
@@ -101,14 +107,21 @@ build_schemathesis() {
   # A virtualenv cannot be moved into place (its scripts name their own path), so a marker file
   # says the install finished.
   [ -f "$dir/.installed" ] && { echo "$dir/bin/st"; return; }
+  local lock
+  mkdir -p "$cache_root"
+  exec {lock}>"$cache_root/.schemathesis.lock"
+  flock "$lock"
+  [ -f "$dir/.installed" ] && { exec {lock}>&-; echo "$dir/bin/st"; return; }
   echo "installing schemathesis (first run only; cached at $dir)" >&2
   rm -rf "$dir"
   if ! { python3 -m venv "$dir" && "$dir/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; } >&2; then
     rm -rf "$dir"
+    exec {lock}>&-
     echo "install of schemathesis failed" >&2
     return 1
   fi
   touch "$dir/.installed"
+  exec {lock}>&-
   echo "$dir/bin/st"
 }
 

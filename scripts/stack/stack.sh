@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local stack: the real PostgreSQL, Mosquitto, MinIO, InfluxDB 2 and Prometheus on loopback,
-# plus a helm binary.
-#   stack.sh up|down|status|env      the whole stack
+# and the tools only the tests use.
+#   stack.sh up|down|status|env      the whole stack (`up` builds only the servers it starts)
+#   stack.sh tools                   builds the test tools: helm, the Kubernetes control plane
+#                                    (etcd, kube-*, kubectl, kwok) and schemathesis
 #   stack.sh stop|kill|start NAME    one server: SIGTERM (graceful), SIGKILL, or start if down
 #   stack.sh mosquitto-release V     path of Debian's Mosquitto release V, fetched into the cache;
 #                                    IOT_STACK_MOSQUITTO_BIN=that path runs a stack's broker with it
@@ -209,11 +211,6 @@ cmd_up() {
   # Build first, so a slow first build never counts against a server's start timeout.
   build_minio >/dev/null
   build_influxd >/dev/null
-  build_helm >/dev/null
-  build_etcd >/dev/null
-  build_kubernetes >/dev/null
-  build_kwok >/dev/null
-  build_schemathesis >/dev/null
   # A fresh broker database on every `up`: tests and benchmarks interrupted mid-run leave persistent
   # sessions behind (a collector's lives for a week), and each would queue every message every later
   # test publishes. Restarting one server (`start mosquitto`) keeps its database.
@@ -222,6 +219,15 @@ cmd_up() {
     mkdir -p "$state/$name"
     cmd_start "$name"
   done
+}
+
+# The vitest global setup asks for these; `npm start` never needs them.
+cmd_tools() {
+  build_helm >/dev/null
+  build_etcd >/dev/null
+  build_kubernetes >/dev/null
+  build_kwok >/dev/null
+  build_schemathesis >/dev/null
 }
 
 # --- stop and report ------------------------------------------------------------------------------
@@ -288,8 +294,9 @@ cmd_status() {
   for name in "${SERVERS[@]}"; do
     if "healthy_$name" 2>/dev/null; then printf '%-11s up\n' "$name"; else printf '%-11s down\n' "$name"; down=1; fi
   done
+  # Helm is a test tool, not a server: reported, never counted as down.
   local helm=$cache_root/helm-$HELM_VERSION/helm
-  if [ -x "$helm" ]; then printf '%-11s %s\n' helm "$("$helm" version --short)"; else printf '%-11s not built\n' helm; down=1; fi
+  if [ -x "$helm" ]; then printf '%-11s %s\n' helm "$("$helm" version --short)"; else printf '%-11s not built\n' helm; fi
   printf 'state      %s\n' "$state"
   return $down
 }
@@ -320,6 +327,7 @@ ENV
 
 case ${1:-} in
   up) cmd_up ;;
+  tools) cmd_tools ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
@@ -327,5 +335,5 @@ case ${1:-} in
   kill) cmd_signal KILL "${2:-}" ;;
   start) cmd_start "${2:-}" ;;
   mosquitto-release) fetch_mosquitto_release "${2:?a Debian version, e.g. 2.0.11-1.2+deb12u2}" ;;
-  *) die "usage: stack.sh up|down|status|env, stack.sh stop|kill|start NAME, or stack.sh mosquitto-release VERSION" ;;
+  *) die "usage: stack.sh up|down|status|env|tools, stack.sh stop|kill|start NAME, or stack.sh mosquitto-release VERSION" ;;
 esac

@@ -28,6 +28,9 @@ const collectorUrl = `http://127.0.0.1:${args['collector-port']}`;
 // Its own broker session: ended on the way out, so no queue is left behind for it.
 const COLLECTOR_CLIENT_ID = `collector-local-${args['collector-port']}`;
 const say = (line: string) => process.stdout.write(`iot-meter: ${line}\n`);
+// Output may be a pipe that dies first (`npm start | tee log` and Ctrl-C): losing it must not stop
+// the shutdown half-way, so writes to it may fail quietly.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 const stackWasUp = spawnSync('bash', [stackScript, 'status'], { stdio: 'ignore' }).status === 0;
 execFileSync('bash', [stackScript, 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -42,7 +45,8 @@ const targetFile = join(
 );
 
 // Children run in process groups of their own, so Ctrl-C reaches only this process, which stops
-// them in order.
+// them in order; and each gets SIGTERM from the kernel when this process dies however it dies
+// (setpriv's parent-death signal survives the exec into node), so none outlives `npm start`.
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -50,14 +54,18 @@ function node(argv: string[]): string[] {
   return argv.map((a) => (a.startsWith('services/') ? join(root, a) : a));
 }
 
-/** A service with its output in `logDir/<name>.log`; an early exit stops everything. */
-function startService(name: string, argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, node(argv), {
+function spawnService(argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, ...node(argv)], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+}
+
+/** A service with its output in `logDir/<name>.log`; an early exit stops everything. */
+function startService(name: string, argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+  const child = spawnService(argv, env);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   children.set(name, child);
@@ -118,7 +126,8 @@ function shutdown(code: number): Promise<never> {
       timeout: 60_000,
     });
     rmSync(targetFile, { force: true });
-    if (!stackWasUp) execFileSync('bash', [stackScript, 'down'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (!stackWasUp)
+      process.stdout.write(spawnSync('bash', [stackScript, 'down'], { encoding: 'utf8' }).stdout);
     say(`stopped${stackWasUp ? ' (the stack was already running and still is)' : ''}`);
     process.exit(code);
   })();
@@ -150,22 +159,20 @@ try {
       { targets: [`127.0.0.1:${args['api-port']}`], labels: { service: 'device-manager' } },
     ]),
   );
-  const simulator = spawn(
-    process.execPath,
-    node([
+  const simulator = spawnService(
+    [
       'services/simulator/dist/main.js',
       '--devices',
       args.devices,
       '--send-interval',
       args['send-interval'],
       '--register',
-    ]),
-    {
-      env: { ...serviceEnv, API_URL: apiUrl, API_KEY: adminKey },
-      stdio: ['ignore', 'inherit', 'inherit'],
-      detached: true,
-    },
+    ],
+    { ...serviceEnv, API_URL: apiUrl, API_KEY: adminKey },
   );
+  // Through this process, so a broken output never reaches the fleet before it has said offline.
+  simulator.stdout?.on('data', (chunk) => process.stdout.write(chunk));
+  simulator.stderr?.on('data', (chunk) => process.stderr.write(chunk));
   children.set('simulator', simulator);
   simulator.once('exit', (code) => {
     children.delete('simulator');

@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '500' },
     rate: { type: 'string', default: '400' },
     'fault-every': { type: 'string', default: '12' },
-    'port-offset': { type: 'string', default: '400' },
+    'port-offset': { type: 'string', default: '900' },
     // Every kill run with this INGEST_MAX_UNACKED (65535, the whole packet id space, makes a broker
     // that ignores Receive Maximum reuse ids).
     'max-unacked': { type: 'string' },
