@@ -13,7 +13,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['services/*/src/**/*.test.ts'] },
+        test: { name: 'unit', include: ['services/*/src/**/*.test.ts', 'scripts/**/*.test.ts'] },
       },
       {
         extends: true,

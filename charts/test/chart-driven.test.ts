@@ -108,7 +108,7 @@ beforeAll(async () => {
   adminKey = secrets['iot-meter-credentials']?.['api-admin-key'] ?? '';
 
   // The device-manager's init container migrates the database, then the API starts.
-  execFileSync(process.execPath, ['services/device-manager/dist/migrate.js'], {
+  execFileSync(process.execPath, ['services/device-manager/dist/bin/migrate-database.js'], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

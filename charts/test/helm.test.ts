@@ -272,7 +272,7 @@ describe('wiring', () => {
     const { exporter, collectorImage } = images(defaults);
     expect(exporter?.image).toBe('iot-meter/collector:0.1.0');
     expect(collectorImage).toBe(exporter?.image);
-    expect(exporter?.command).toEqual(['node', 'dist/broker-exporter.js']);
+    expect(exporter?.command).toEqual(['node', 'dist/bin/export-broker-stats.js']);
     expect(envOf(exporter)).toEqual({
       PORT: '9234',
       MQTT_URL: 'mqtt://127.0.0.1:1883',

@@ -121,13 +121,13 @@ describe('run as the chart runs them (read-only root, uid 1000, PID 1)', () => {
 
   it("device-manager: the init container's migration, the retention Job, then the API until SIGTERM", async () => {
     const migrate = container('device-manager');
-    migrate.start(stores, { command: ['node', 'dist/migrate.js'] });
+    migrate.start(stores, { command: ['node', 'dist/bin/migrate-database.js'] });
     expect(await migrate.exited()).toBe(0);
     const retention = container('device-manager');
     retention.start(
       { ...stores, RETENTION_TIME_SERIES_DAYS: '30', RETENTION_ARCHIVE_DAYS: '7' },
       {
-        command: ['node', 'dist/apply-retention.js'],
+        command: ['node', 'dist/bin/configure-retention.js'],
       },
     );
     expect(await retention.exited()).toBe(0);
@@ -144,7 +144,7 @@ describe('run as the chart runs them (read-only root, uid 1000, PID 1)', () => {
       18_823,
       { MQTT_URL: stores.MQTT_URL ?? '' },
       {
-        command: ['node', 'dist/broker-exporter.js'],
+        command: ['node', 'dist/bin/export-broker-stats.js'],
       },
     );
   });

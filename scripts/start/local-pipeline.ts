@@ -138,7 +138,7 @@ process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
 try {
-  execFileSync(process.execPath, node(['services/device-manager/dist/migrate.js']), {
+  execFileSync(process.execPath, node(['services/device-manager/dist/bin/migrate-database.js']), {
     env: serviceEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -42,7 +42,7 @@ export const collectorConfig = serviceEnv(8081)
 
 export type CollectorConfig = z.output<typeof collectorConfig>;
 
-/** The broker exporter (src/broker-exporter.ts), the Mosquitto pod's metrics sidecar. */
+/** The broker exporter (src/bin/export-broker-stats.ts), the Mosquitto pod's metrics sidecar. */
 export const brokerExporterConfig = serviceEnv(9234)
   .extend(mqttEnv.shape)
   .extend({

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 
 // The compiled broker exporter, as the Mosquitto pod's sidecar runs it.
-const main = fileURLToPath(new URL('../dist/broker-exporter.js', import.meta.url));
+const main = fileURLToPath(new URL('../dist/bin/export-broker-stats.js', import.meta.url));
 
 export class BrokerExporterProcess {
   private child: ChildProcess | undefined;

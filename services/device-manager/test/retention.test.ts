@@ -39,7 +39,7 @@ async function applyRetention(
 ) {
   await promisify(execFile)(
     process.execPath,
-    [fileURLToPath(new URL('../dist/apply-retention.js', import.meta.url))],
+    [fileURLToPath(new URL('../dist/bin/configure-retention.js', import.meta.url))],
     {
       env: {
         ...env,

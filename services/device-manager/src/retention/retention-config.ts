@@ -24,7 +24,7 @@ export const downsampleEnv = z.object({
     .default('1h'),
 });
 
-/** What `apply-retention` reads: the stores, and how long each kind of data is kept (0: forever). */
+/** What `bin/configure-retention.ts` reads: the stores and how long each kind of data is kept (0: forever). */
 export const retentionConfig = influxEnv
   .extend(s3Env.shape)
   .extend(downsampleEnv.shape)

@@ -1,9 +1,9 @@
 import { createLogger, createObjectStore, loadConfig } from '@iot-meter/common';
-import { applyArchiveLifecycle, applyTimeSeriesRetention } from './retention/apply-retention.js';
-import { applyDownsampling } from './retention/downsample.js';
-import { retentionConfig } from './retention/retention-config.js';
+import { applyArchiveLifecycle, applyTimeSeriesRetention } from '../retention/apply-retention.js';
+import { applyDownsampling } from '../retention/downsample.js';
+import { retentionConfig } from '../retention/retention-config.js';
 
-// `node dist/apply-retention.js`: the chart's retention Job, run on every install and upgrade.
+// `node dist/bin/configure-retention.js`: the chart's retention Job, run on every install and upgrade.
 const config = loadConfig(retentionConfig, process.env);
 const logger = createLogger('retention');
 await applyTimeSeriesRetention(config, config.RETENTION_TIME_SERIES_DAYS);

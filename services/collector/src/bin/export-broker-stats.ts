@@ -8,8 +8,8 @@ import {
   onShutdown,
   serve,
 } from '@iot-meter/common';
-import { startBrokerExporter } from './broker-stats/broker-exporter.js';
-import { brokerExporterConfig } from './config.js';
+import { startBrokerExporter } from '../broker-stats/broker-exporter.js';
+import { brokerExporterConfig } from '../config.js';
 
 const SERVICE = 'broker-exporter';
 const config = loadConfig(brokerExporterConfig, process.env);
