@@ -10,7 +10,9 @@ work=$(mktemp -d /var/tmp/iot-meter-first-data.XXXXXX)
 chmod 755 "$work"
 pid=
 cleanup() {
-  [ -n "$pid" ] && kill -INT -- "-$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  set +e
+  # Ctrl-C as a terminal sends it: to the whole process group npm start leads.
+  [ -n "$pid" ] && kill -INT -- "-$pid" 2>/dev/null && wait "$pid"
   IOT_STACK_DIR=$work/stack IOT_STACK_PORT_OFFSET=470 bash "$work/iot-meter/scripts/stack/stack.sh" down \
     >/dev/null 2>&1 || true
   rm -rf "$work"

@@ -7,7 +7,7 @@ import { type AckEntry, AckQueue } from './ack-queue.js';
 
 // A persistent-session MQTT 5 subscriber on mqtt-packet. MQTT.js handles one message per connection
 // at a time and sends its PUBACK before reading the next packet, so deferring acknowledgements until a
-// batch is durable would serialise the stream (../../../shared/reference/reliability-security.md §2.2).
+// batch is durable would serialise the stream (architecture §4, the collector README's consumer).
 // Here every message is handed over as it arrives, acknowledgements go out later in receive order
 // (MQTT requires it), and reading stops while too many messages wait for theirs.
 
