@@ -90,6 +90,22 @@ export async function acknowledgeCommand(
     .executeTakeFirst();
 }
 
+/**
+ * The oldest `limit` pending commands, locked for this transaction; rows another transaction holds
+ * are skipped, so replicas dispatching at once never claim the same command.
+ */
+export async function findPendingCommandsToSend(db: Kysely<Database>, limit: number) {
+  return db
+    .selectFrom('device_commands')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .orderBy('created_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
 /** Commands no device answered within `seconds` of their creation become `timeout`; returns how many. */
 export async function markCommandsTimedOut(db: Kysely<Database>, seconds: number): Promise<number> {
   const result = await db
