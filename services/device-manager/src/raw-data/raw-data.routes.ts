@@ -10,7 +10,7 @@ import { setNextPage } from '../http/next-page.js';
 import { errors, json, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { storableText } from '../http/storable.js';
-import { resolveTime } from '../metrics/time-range.js';
+import { resolveTime } from '../telemetry/time-range.js';
 import { type RawMessage, readSegment } from './archive-reader.js';
 import { findSegmentPage, findSegmentsInOrder, type SegmentQuery } from './archive-segments.repository.js';
 
