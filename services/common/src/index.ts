@@ -1,6 +1,7 @@
 export * from './archive/archive-format.js';
 export * from './config/env-schemas.js';
 export * from './config/load-config.js';
+export * from './db/keyset-page.js';
 export * from './db/migrate.js';
 export * from './db/schema.js';
 export * from './errors/app-error.js';

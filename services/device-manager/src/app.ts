@@ -27,12 +27,12 @@ import { bodyRules } from './http/body-rules.js';
 import { createRateLimiter } from './http/rate-limiter.js';
 import { createReadCache, type ReadCache } from './http/read-cache.js';
 import { createRouter } from './http/router.js';
-import type { History } from './metrics/downsampled-history.js';
-import { createMetricsRoutes } from './metrics/metrics.routes.js';
+import { observeRequests } from './observability/observe-requests.js';
 import { createRawDataRoutes } from './raw-data/raw-data.routes.js';
 import { registerFleetGauge } from './stats/fleet-gauge.js';
 import { createStatsRoutes } from './stats/stats.routes.js';
-import { requestTelemetry } from './telemetry/request-telemetry.js';
+import type { History } from './telemetry/downsampled-history.js';
+import { createTelemetryRoutes } from './telemetry/telemetry.routes.js';
 
 export const SERVICE = 'device-manager';
 
@@ -76,7 +76,7 @@ export function createApp(deps: AppDependencies) {
     c.header('Allow', allowed.join(', '));
     return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed here`);
   });
-  app.use('*', requestTelemetry(registry));
+  app.use('*', observeRequests(registry));
   if (config.CORS_ORIGINS.length > 0) app.use('/api/*', cors({ origin: config.CORS_ORIGINS }));
 
   const clientLimit = createRateLimiter({
@@ -121,7 +121,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/', createDevicesRoutes(db, devices));
   app.route(
     '/',
-    createMetricsRoutes({
+    createTelemetryRoutes({
       devices,
       cache: caches.timeSeries,
       ...deps.influx,

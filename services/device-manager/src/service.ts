@@ -14,9 +14,9 @@ import { createApp, SERVICE } from './app.js';
 import { startCommandDispatcher } from './commands/command-dispatcher.js';
 import { createCommandPublisher } from './commands/command-publisher.js';
 import { deviceManagerConfig } from './config.js';
-import { createHistory } from './metrics/downsampled-history.js';
 import { startReadCaches } from './read-caches.js';
 import { windowMs } from './retention/retention-config.js';
+import { createHistory } from './telemetry/downsampled-history.js';
 
 /** Loads the config, connects, serves the API and runs the command dispatcher until SIGTERM. */
 export async function startService(stopTracing: (() => Promise<void>) | undefined): Promise<void> {

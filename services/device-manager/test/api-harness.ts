@@ -17,8 +17,8 @@ import type { Client } from 'minio';
 import { createApp } from '../src/app.js';
 import { type CommandPublisher, createCommandPublisher } from '../src/commands/command-publisher.js';
 import type { DeviceManagerConfig } from '../src/config.js';
-import type { History } from '../src/metrics/downsampled-history.js';
 import { startReadCaches } from '../src/read-caches.js';
+import type { History } from '../src/telemetry/downsampled-history.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
 

@@ -219,6 +219,28 @@ describe('devices', () => {
     expect(await ids('type=&status=&location=odd&sort=device_id')).toEqual([['page-1', 'page-3']]);
   });
 
+  it('refuses a cursor no list returned with one 400 envelope on every paged list', async () => {
+    await api.call('POST', '/api/devices', { json: { device_id: 'cursor-1', device_name: 'C' } });
+    const twoValues = Buffer.from('["2024-05-01 10:00:00+00",1]').toString('base64url');
+    const paths = [
+      '/api/devices?cursor=abc',
+      `/api/devices?sort=device_id&cursor=${twoValues}`,
+      '/api/alerts?cursor=abc',
+      '/api/devices/cursor-1/alerts?cursor=abc',
+      '/api/devices/cursor-1/commands?cursor=W10',
+      '/api/devices/cursor-1/raw-data?cursor=abc',
+      `/api/devices/cursor-1/raw-data/messages?cursor=${twoValues}`,
+    ];
+    for (const path of paths) {
+      const r = await api.call('GET', path);
+      expect({ path, status: r.status, body: r.json }).toEqual({
+        path,
+        status: 400,
+        body: { error: 'cursor: not a cursor this list returned', code: 'invalid_request', field: 'cursor' },
+      });
+    }
+  });
+
   it('shows and filters the presence the collectors keep, and lets an operator set it', async () => {
     await api.call('POST', '/api/devices', {
       json: { device_id: 'pres-1', device_name: 'P', device_type: 'pres' },

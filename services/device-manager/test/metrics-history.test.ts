@@ -1,7 +1,7 @@
 import { expireAfterDays, findBucket, influxEnv, influxRequest, loadConfig } from '@iot-meter/common';
 import { createTestInfluxBucket, type TestInfluxBucket } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createHistory } from '../src/metrics/downsampled-history.js';
+import { createHistory } from '../src/telemetry/downsampled-history.js';
 import { ApiHarness } from './api-harness.js';
 
 // Aggregates that reach back past the time series bucket's retention: the windows before it come

@@ -1,6 +1,5 @@
-import type { Database } from '@iot-meter/common';
+import { type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { decodeCursor, toPage } from '../http/cursor.js';
 
 /** A list request, as the routes validate it. */
 export type AlertQuery = {
@@ -38,16 +37,17 @@ export async function findAlerts(db: Kysely<Database>, filters: AlertQuery) {
   }
   if (filters.severity !== undefined) query = query.where('severity', '=', filters.severity);
   if (filters.alert_type !== undefined) query = query.where('alert_type', '=', filters.alert_type);
-  if (filters.cursor) {
-    const [createdAt, id] = decodeCursor(filters.cursor, 2);
-    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}::timestamptz, ${id}::int)`);
-  }
-  const rows = await query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(filters.limit + 1)
-    .execute();
-  return toPage(rows, filters.limit, (row) => [row.created_at_key, row.id]);
+  return findKeysetPage(
+    query,
+    {
+      columns: [
+        { column: 'created_at', type: 'timestamptz', value: (row) => row.created_at_key },
+        { column: 'id', type: 'int', value: (row) => row.id },
+      ],
+      descending: true,
+    },
+    filters,
+  );
 }
 
 export async function insertAlert(

@@ -5,7 +5,7 @@ import { requireRole } from '../auth/authenticate.js';
 import type { DeviceReads } from '../devices/device-reads.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
 import { ApiError } from '../http/api-errors.js';
-import { setNextPage } from '../http/cursor.js';
+import { setNextPage } from '../http/next-page.js';
 import { errors, json, jsonBody, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { acknowledgeAlert, findAlerts, insertAlert, resolveAlert } from './alerts.repository.js';

@@ -1,7 +1,12 @@
 import type { CommandMessage, Database, Logger } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import type { CommandPublisher } from './command-publisher.js';
-import { type CommandRow, markCommandSent, markCommandsTimedOut } from './commands.repository.js';
+import {
+  type CommandRow,
+  findPendingCommandsToSend,
+  markCommandSent,
+  markCommandsTimedOut,
+} from './commands.repository.js';
 
 /** Publishes a stored command to its device and records it as sent; throws if the broker did not take it. */
 export async function sendCommand(db: Kysely<Database>, publisher: CommandPublisher, command: CommandRow) {
@@ -30,15 +35,7 @@ export async function dispatchCommands(options: {
   const { db, publisher, ackTimeoutSeconds, logger } = options;
   const timedOut = await markCommandsTimedOut(db, ackTimeoutSeconds);
   const sent = await db.transaction().execute(async (trx) => {
-    const pending = await trx
-      .selectFrom('device_commands')
-      .selectAll()
-      .where('status', '=', 'pending')
-      .orderBy('created_at')
-      .limit(100)
-      .forUpdate()
-      .skipLocked()
-      .execute();
+    const pending = await findPendingCommandsToSend(trx, 100);
     let count = 0;
     for (const command of pending) {
       try {

@@ -1,6 +1,5 @@
-import type { Database } from '@iot-meter/common';
+import { type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { decodeCursor, toPage } from '../http/cursor.js';
 
 const COLUMNS = [
   'id',
@@ -63,16 +62,17 @@ export async function findCommands(
     .select([...COLUMNS, sql<string>`created_at::text`.as('created_at_key')])
     .where('device_id', '=', q.deviceId);
   if (q.status !== undefined) query = query.where('status', '=', q.status);
-  if (q.cursor) {
-    const [at, id] = decodeCursor(q.cursor, 2);
-    query = query.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::int)`);
-  }
-  const rows = await query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(q.limit + 1)
-    .execute();
-  return toPage(rows, q.limit, (row) => [row.created_at_key, row.id]);
+  return findKeysetPage(
+    query,
+    {
+      columns: [
+        { column: 'created_at', type: 'timestamptz', value: (row) => row.created_at_key },
+        { column: 'id', type: 'int', value: (row) => row.id },
+      ],
+      descending: true,
+    },
+    q,
+  );
 }
 
 /** The seed's manual acknowledgement: the result becomes the status. */
@@ -88,6 +88,22 @@ export async function acknowledgeCommand(
     .where('cmd_id', '=', cmdId)
     .returning(COLUMNS)
     .executeTakeFirst();
+}
+
+/**
+ * The oldest `limit` pending commands, locked for this transaction; rows another transaction holds
+ * are skipped, so replicas dispatching at once never claim the same command.
+ */
+export async function findPendingCommandsToSend(db: Kysely<Database>, limit: number) {
+  return db
+    .selectFrom('device_commands')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .orderBy('created_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
 }
 
 /** Commands no device answered within `seconds` of their creation become `timeout`; returns how many. */

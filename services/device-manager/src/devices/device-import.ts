@@ -1,5 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { ApiError } from '../http/api-errors.js';
+import { describeIssue } from '../http/describe-issue.js';
+import type { ImportedDevice } from './devices.repository.js';
+import { importDeviceRow } from './devices.schema.js';
 
 /** One row of an import file, as written (validation comes after), with its line number. */
 export type ImportRow = { line: number; fields: Record<string, unknown> };
@@ -19,6 +22,39 @@ export function readImportFile(
 }
 
 export type ImportError = { line: number; error: string; field?: string };
+
+/**
+ * Reads and validates an import file: the devices to apply, one per `device_id`, and every row
+ * refused (unreadable, invalid, or repeating an earlier row's `device_id`), in line order.
+ */
+export function parseImportFile(
+  type: (typeof IMPORT_TYPES)[number],
+  text: string,
+): { devices: ImportedDevice[]; errors: ImportError[] } {
+  const errors: ImportError[] = [];
+  const lineById = new Map<string, number>();
+  const devices: ImportedDevice[] = [];
+  for (const row of readImportFile(type, text)) {
+    if (!('fields' in row)) {
+      errors.push(row);
+      continue;
+    }
+    const parsed = importDeviceRow.safeParse(row.fields);
+    if (!parsed.success) {
+      const { field, message } = describeIssue(parsed.error);
+      errors.push({ line: row.line, error: message, field });
+      continue;
+    }
+    const earlier = lineById.get(parsed.data.device_id);
+    if (earlier !== undefined) {
+      errors.push({ line: row.line, error: `device_id repeats line ${earlier}`, field: 'device_id' });
+      continue;
+    }
+    lineById.set(parsed.data.device_id, row.line);
+    devices.push(parsed.data);
+  }
+  return { devices, errors: errors.sort((a, b) => a.line - b.line) };
+}
 
 function readNdjson(text: string): (ImportRow | ImportError)[] {
   const rows: (ImportRow | ImportError)[] = [];

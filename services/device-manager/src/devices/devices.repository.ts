@@ -1,6 +1,5 @@
-import type { Database } from '@iot-meter/common';
+import { type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { decodeCursor, toPage } from '../http/cursor.js';
 import type { Device } from './devices.schema.js';
 
 export type DeviceSort = 'created_at' | '-created_at' | 'device_id' | '-device_id';
@@ -77,27 +76,18 @@ export async function findDevices(
   if (filters.labels && Object.keys(filters.labels).length > 0) {
     query = query.where(sql<boolean>`d.metadata @> ${JSON.stringify(filters.labels)}::jsonb`);
   }
-  const descending = page.sort.startsWith('-');
-  const direction = descending ? 'desc' : 'asc';
-  const after = descending ? sql.raw('<') : sql.raw('>');
-  if (page.sort.endsWith('created_at')) {
-    if (page.cursor) {
-      const [createdAt, id] = decodeCursor(page.cursor, 2);
-      query = query.where(
-        sql<boolean>`(d.created_at, d.id) ${after} (${createdAt}::timestamptz, ${id}::int)`,
-      );
-    }
-    query = query.orderBy('d.created_at', direction).orderBy('d.id', direction);
-  } else {
-    if (page.cursor) {
-      const [deviceId] = decodeCursor(page.cursor, 1);
-      query = query.where(sql<boolean>`d.device_id ${after} ${String(deviceId)}`);
-    }
-    query = query.orderBy('d.device_id', direction);
-  }
-  const rows = await query.limit(page.limit + 1).execute();
-  const { items, next } = toPage(rows, page.limit, (row) =>
-    page.sort.endsWith('created_at') ? [row.created_at_key, row.id] : [row.device_id],
+  const { items, next } = await findKeysetPage(
+    query,
+    {
+      columns: page.sort.endsWith('created_at')
+        ? [
+            { column: 'd.created_at', type: 'timestamptz', value: (row) => row.created_at_key },
+            { column: 'd.id', type: 'int', value: (row) => row.id },
+          ]
+        : [{ column: 'd.device_id', type: 'text', value: (row) => row.device_id }],
+      descending: page.sort.startsWith('-'),
+    },
+    page,
   );
   return { items: items.map(toDevice), next };
 }

@@ -4,15 +4,13 @@ import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
 import { ApiError } from '../http/api-errors.js';
 import { cachedJson } from '../http/cached-json.js';
-import { setNextPage } from '../http/cursor.js';
-import { describeIssue } from '../http/describe-issue.js';
+import { setNextPage } from '../http/next-page.js';
 import { errors, json, jsonBody, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
-import { IMPORT_TYPES, type ImportError, readImportFile } from './device-import.js';
+import { IMPORT_TYPES, parseImportFile } from './device-import.js';
 import type { DeviceReads } from './device-reads.js';
 import {
   deleteDevice,
-  type ImportedDevice,
   insertDevice,
   recordHeartbeat,
   setConnectionStatus,
@@ -24,7 +22,6 @@ import {
   deviceIdParam,
   deviceSchema,
   deviceStatusSchema,
-  importDeviceRow,
   importResultSchema,
   listDevicesQuery,
   setStatusBody,
@@ -244,42 +241,16 @@ export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) 
       if (!type) {
         throw new ApiError('unsupported_media_type', `the file must be ${IMPORT_TYPES.join(' or ')}`);
       }
-      const errors: ImportError[] = [];
-      const rows = new Map<string, { line: number; device: ImportedDevice }>();
-      for (const row of readImportFile(type, await c.req.text())) {
-        if (!('fields' in row)) {
-          errors.push(row);
-          continue;
-        }
-        const parsed = importDeviceRow.safeParse(row.fields);
-        if (!parsed.success) {
-          const { field, message } = describeIssue(parsed.error);
-          errors.push({ line: row.line, error: message, field });
-          continue;
-        }
-        const earlier = rows.get(parsed.data.device_id);
-        if (earlier) {
-          errors.push({
-            line: row.line,
-            error: `device_id repeats line ${earlier.line}`,
-            field: 'device_id',
-          });
-          continue;
-        }
-        rows.set(parsed.data.device_id, { line: row.line, device: parsed.data });
-      }
-      const { created, updated } = await upsertDevices(
-        db,
-        [...rows.values()].map((r) => r.device),
-      );
+      const imported = parseImportFile(type, await c.req.text());
+      const { created, updated } = await upsertDevices(db, imported.devices);
       devices.changed();
       return c.json(
         {
           created: created.length,
           updated: updated.length,
-          unchanged: rows.size - created.length - updated.length,
-          failed: errors.length,
-          errors: errors.sort((a, b) => a.line - b.line),
+          unchanged: imported.devices.length - created.length - updated.length,
+          failed: imported.errors.length,
+          errors: imported.errors,
         },
         200,
       );

@@ -1,5 +1,5 @@
 import type { Logger } from '@iot-meter/common';
-import { AppError } from '@iot-meter/common';
+import { AppError, INVALID_CURSOR } from '@iot-meter/common';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -26,6 +26,11 @@ const STATUS_BY_CODE = {
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ApiErrorCode = keyof typeof STATUS_BY_CODE;
+
+// Codes of the `AppError`s that layers below HTTP throw, and the envelope each becomes.
+const API_ERROR_BY_APP_CODE: Record<string, { code: ApiErrorCode; field?: string }> = {
+  [INVALID_CURSOR]: { code: 'invalid_request', field: 'cursor' },
+};
 
 /**
  * The one error envelope. `error` keeps the seed's human-readable message (scripts read it), `code`
@@ -58,6 +63,8 @@ export function createErrorHandler(logger: Logger) {
       if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(err.retryAfterSeconds));
       return errorResponse(c, err.code, err.message, err.field);
     }
+    const known = err instanceof AppError ? API_ERROR_BY_APP_CODE[err.code] : undefined;
+    if (known) return errorResponse(c, known.code, err.message, known.field);
     if (err instanceof HTTPException) {
       // hono's own: malformed JSON bodies (400) and the body limit (413).
       if (err.status === 413) return errorResponse(c, 'payload_too_large', 'request body too large');

@@ -1,6 +1,6 @@
 import { type ArchiveHeader, readArchiveRecords } from '@iot-meter/common';
 import type { Client } from 'minio';
-import { tracedCall } from '../telemetry/traced-call.js';
+import { tracedCall } from '../observability/traced-call.js';
 import type { Segment } from './archive-segments.repository.js';
 
 /** A raw message as the API shows it: its archive header and its payload, text or base64. */

@@ -1,6 +1,5 @@
-import type { Database } from '@iot-meter/common';
+import { type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { decodeCursor, toPage } from '../http/cursor.js';
 
 export type SegmentQuery = {
   deviceId: string;
@@ -42,17 +41,17 @@ export async function findSegmentPage(
   q: SegmentQuery,
   page: { limit: number; cursor?: string },
 ) {
-  let query = selectSegments(db, q).select(sql<string>`first_received_at::text`.as('key'));
-  if (page.cursor) {
-    const [at, id] = decodeCursor(page.cursor, 2);
-    query = query.where(sql<boolean>`(first_received_at, id) < (${at}::timestamptz, ${id}::bigint)`);
-  }
-  const rows = await query
-    .orderBy('first_received_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
-  return toPage(rows, page.limit, (row) => [row.key, row.id]);
+  return findKeysetPage(
+    selectSegments(db, q).select(sql<string>`first_received_at::text`.as('key')),
+    {
+      columns: [
+        { column: 'first_received_at', type: 'timestamptz', value: (row) => row.key },
+        { column: 'id', type: 'bigint', value: (row) => row.id },
+      ],
+      descending: true,
+    },
+    page,
+  );
 }
 
 /** A device's segments in receive order, from the segment `afterId` on (for reading messages). */

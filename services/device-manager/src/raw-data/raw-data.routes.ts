@@ -1,16 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Database } from '@iot-meter/common';
+import { type Database, decodeCursor, encodeCursor } from '@iot-meter/common';
 import { stream } from 'hono/streaming';
 import type { Kysely } from 'kysely';
 import type { Client } from 'minio';
 import type { DeviceReads } from '../devices/device-reads.js';
 import { deviceIdParam } from '../devices/devices.schema.js';
 import { ApiError } from '../http/api-errors.js';
-import { decodeCursor, encodeCursor, setNextPage } from '../http/cursor.js';
+import { setNextPage } from '../http/next-page.js';
 import { errors, json, pageHeaders, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { storableText } from '../http/storable.js';
-import { resolveTime } from '../metrics/time-range.js';
+import { resolveTime } from '../telemetry/time-range.js';
 import { type RawMessage, readSegment } from './archive-reader.js';
 import { findSegmentPage, findSegmentsInOrder, type SegmentQuery } from './archive-segments.repository.js';
 

@@ -1,24 +1,7 @@
 import type { Database } from '@iot-meter/common';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
-
-export const CONNECTION_STATES = ['online', 'offline', 'unknown'] as const;
-
-/** Registered devices by connection status (presence from the collectors; `unknown`: never heard). */
-export async function countDevicesByConnection(db: Kysely<Database>): Promise<Record<string, number>> {
-  const rows = await db
-    .selectFrom('devices as d')
-    .leftJoin('device_presence as p', 'p.device_id', 'd.device_id')
-    .select([
-      sql<string>`coalesce(p.connection_status, 'unknown')`.as('state'),
-      sql<number>`count(*)::int`.as('count'),
-    ])
-    .groupBy(sql`coalesce(p.connection_status, 'unknown')`)
-    .execute();
-  const counts: Record<string, number> = Object.fromEntries(CONNECTION_STATES.map((s) => [s, 0]));
-  for (const row of rows) counts[row.state] = row.count;
-  return counts;
-}
+import { CONNECTION_STATES, findDeviceCountsByConnection } from './stats.repository.js';
 
 /**
  * `iot_devices{connection_status}`, counted in PostgreSQL at each scrape: the fleet dashboard's
@@ -31,7 +14,7 @@ export function registerFleetGauge(registry: Registry, db: Kysely<Database>): vo
     labelNames: ['connection_status'],
     registers: [registry],
     async collect() {
-      const counts = await countDevicesByConnection(db);
+      const counts = await findDeviceCountsByConnection(db);
       for (const state of CONNECTION_STATES) this.set({ connection_status: state }, counts[state] ?? 0);
     },
   });

@@ -1,9 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Database } from '@iot-meter/common';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { errors, json, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
-import { countDevicesByConnection } from './fleet-gauge.js';
+import {
+  findArchivedMessageCountsLastHour,
+  findDeviceCountsByConnection,
+  findDeviceCountsByStatus,
+  findUnacknowledgedAlertCount,
+} from './stats.repository.js';
 
 const statsSchema = z
   .object({
@@ -33,36 +38,17 @@ export function createStatsRoutes(db: Kysely<Database>) {
       responses: { 200: json(statsSchema, 'the statistics'), ...errors() },
     }),
     async (c) => {
-      const [byStatus, connection, alerts, volume] = await Promise.all([
-        db
-          .selectFrom('devices')
-          .select(['status', sql<number>`count(*)::int`.as('count')])
-          .groupBy('status')
-          .orderBy('status')
-          .execute(),
-        countDevicesByConnection(db),
-        db
-          .selectFrom('device_alerts')
-          .select(sql<number>`count(*)::int`.as('count'))
-          .where('acknowledged', '=', false)
-          .executeTakeFirstOrThrow(),
-        // The archive index counts every stored message; a segment counts in the hour it ended.
-        db
-          .selectFrom('archive_segments')
-          .select([
-            sql<number>`coalesce(sum(message_count) filter (where kind = 'raw'), 0)::int`.as('raw'),
-            sql<number>`coalesce(sum(message_count) filter (where kind = 'quarantine'), 0)::int`.as(
-              'quarantine',
-            ),
-          ])
-          .where('last_received_at', '>', sql<Date>`now() - interval '1 hour'`)
-          .executeTakeFirstOrThrow(),
+      const [byStatus, connection, unacknowledged, volume] = await Promise.all([
+        findDeviceCountsByStatus(db),
+        findDeviceCountsByConnection(db),
+        findUnacknowledgedAlertCount(db),
+        findArchivedMessageCountsLastHour(db),
       ]);
       return c.json(
         {
           total_devices: byStatus.reduce((sum, r) => sum + r.count, 0),
           device_by_status: byStatus,
-          unacknowledged_alerts: alerts.count,
+          unacknowledged_alerts: unacknowledged,
           connection: {
             online: connection.online ?? 0,
             offline: connection.offline ?? 0,

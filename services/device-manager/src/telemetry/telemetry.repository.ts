@@ -7,7 +7,7 @@ import {
   fluxString,
   type QueryApi,
 } from '@influxdata/influxdb-client';
-import { tracedCall } from '../telemetry/traced-call.js';
+import { tracedCall } from '../observability/traced-call.js';
 
 export const AGGREGATES = ['mean', 'min', 'max', 'sum', 'count', 'last'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];

@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
  * Request counts and latency by method, route template and status (unmatched paths share one
  * label), and the route on the request's trace span (which the HTTP instrumentation opens).
  */
-export function requestTelemetry(registry: Registry): MiddlewareHandler {
+export function observeRequests(registry: Registry): MiddlewareHandler {
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = new Counter({
     name: 'http_requests_total',

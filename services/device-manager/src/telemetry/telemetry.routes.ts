@@ -9,7 +9,7 @@ import { errors, json, security } from '../http/openapi-helpers.js';
 import type { ReadCache } from '../http/read-cache.js';
 import { createRouter } from '../http/router.js';
 import type { History } from './downsampled-history.js';
-import { AGGREGATES, findLatestValues, findMetricPoints } from './metrics.repository.js';
+import { AGGREGATES, findLatestValues, findMetricPoints } from './telemetry.repository.js';
 import { parseWindow, resolveTime } from './time-range.js';
 
 const tags = ['metrics'];
@@ -40,7 +40,7 @@ const metricsQuery = z.object({
  * Answers come through `cache`, keyed by the request as given: a relative range (`-1h`) repeated
  * within the cache's time answers for the range as it was when first asked.
  */
-export function createMetricsRoutes(deps: {
+export function createTelemetryRoutes(deps: {
   devices: DeviceReads;
   cache: ReadCache;
   query: QueryApi;

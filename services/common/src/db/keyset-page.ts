@@ -1,0 +1,78 @@
+import { type SelectQueryBuilder, sql } from 'kysely';
+import { AppError } from '../errors/app-error.js';
+
+// Lists page by keyset: the cursor is the last row's sort key, opaque to clients (base64url JSON).
+
+/** The `AppError` code of a cursor that no list returned. */
+export const INVALID_CURSOR = 'invalid_cursor';
+
+export type CursorKey = (string | number)[];
+
+/** A page of rows and the cursor of the next page (undefined on the last one). */
+export type Page<T> = { items: T[]; next: string | undefined };
+
+/** One sort column of a keyset: its SQL reference, the type a cursor value is cast to, its value in a row. */
+export type KeysetColumn<Row> = {
+  column: string;
+  type: 'timestamptz' | 'int' | 'bigint' | 'text';
+  /** Timestamps as PostgreSQL's text (`created_at::text`): a JavaScript Date drops the microseconds. */
+  value: (row: Row) => string | number;
+};
+
+/** The sort of a keyset-paged list: its columns, most significant first, all in one direction. */
+export type Keyset<Row> = { columns: readonly KeysetColumn<Row>[]; descending: boolean };
+
+/** Encodes a row's sort key as an opaque cursor. */
+export function encodeCursor(key: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/** Decodes a cursor of `length` values; a cursor no list returned throws `AppError(INVALID_CURSOR)`. */
+export function decodeCursor(cursor: string, length: number): CursorKey {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(key) &&
+      key.length === length &&
+      key.every((v) => typeof v === 'string' || typeof v === 'number')
+    ) {
+      return key;
+    }
+  } catch {}
+  throw new AppError(INVALID_CURSOR, 'cursor: not a cursor this list returned');
+}
+
+/** Splits the `limit + 1` rows a keyset query fetched into the page and the next page's cursor. */
+export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => CursorKey): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, next: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : undefined };
+}
+
+/** Orders `query` by the keyset, keeps the rows after the cursor's, and fetches one more than a page. */
+export function selectKeysetPage<DB, TB extends keyof DB, Row>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  keyset: Keyset<Row>,
+  page: { limit: number; cursor?: string | undefined },
+): SelectQueryBuilder<DB, TB, Row> {
+  const { columns, descending } = keyset;
+  let paged = query;
+  if (page.cursor) {
+    const key = decodeCursor(page.cursor, columns.length);
+    const refs = sql.join(columns.map((c) => sql.ref(c.column)));
+    const values = sql.join(columns.map((c, i) => sql`${key[i]}::${sql.raw(c.type)}`));
+    paged = paged.where(sql<boolean>`(${refs}) ${sql.raw(descending ? '<' : '>')} (${values})`);
+  }
+  for (const c of columns) paged = paged.orderBy(sql.ref(c.column), descending ? 'desc' : 'asc');
+  return paged.limit(page.limit + 1);
+}
+
+/** Runs `query` for one page of the keyset: the rows after `page.cursor`, and the next page's cursor. */
+export async function findKeysetPage<DB, TB extends keyof DB, Row>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  keyset: Keyset<Row>,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<Row>> {
+  const rows = await selectKeysetPage(query, keyset, page).execute();
+  return toPage(rows, page.limit, (row) => keyset.columns.map((c) => c.value(row)));
+}
