@@ -222,7 +222,15 @@ describe('devices', () => {
   it('refuses a cursor no list returned with one 400 envelope on every paged list', async () => {
     await api.call('POST', '/api/devices', { json: { device_id: 'cursor-1', device_name: 'C' } });
     const twoValues = Buffer.from('["2024-05-01 10:00:00+00",1]').toString('base64url');
+    // Well formed, but values PostgreSQL would refuse to cast.
+    const forged = Buffer.from('["yesterday",1]').toString('base64url');
+    const forgedSegment = Buffer.from('["2024-05-01 10:00:00+00","x",0]').toString('base64url');
     const paths = [
+      `/api/devices?cursor=${forged}`,
+      `/api/alerts?cursor=${forged}`,
+      `/api/devices/cursor-1/commands?cursor=${forged}`,
+      `/api/devices/cursor-1/raw-data?cursor=${forged}`,
+      `/api/devices/cursor-1/raw-data/messages?cursor=${forgedSegment}`,
       '/api/devices?cursor=abc',
       `/api/devices?sort=device_id&cursor=${twoValues}`,
       '/api/alerts?cursor=abc',

@@ -2,6 +2,7 @@ import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQue
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../errors/app-error.js';
 import {
+  type CursorValueType,
   decodeCursor,
   encodeCursor,
   INVALID_CURSOR,
@@ -31,10 +32,10 @@ const newestFirst: Keyset<Row> = {
   descending: true,
 };
 
-function expectInvalid(cursor: string, length: number) {
+function expectInvalid(cursor: string, types: CursorValueType[]) {
   let thrown: unknown;
   try {
-    decodeCursor(cursor, length);
+    decodeCursor(cursor, types);
   } catch (err) {
     thrown = err;
   }
@@ -49,15 +50,28 @@ describe('keyset cursors', () => {
   it('round-trips a key through an opaque base64url cursor', () => {
     const cursor = encodeCursor(['2024-05-01 10:00:00.123456+00', 42]);
     expect(cursor).toBe('WyIyMDI0LTA1LTAxIDEwOjAwOjAwLjEyMzQ1NiswMCIsNDJd');
-    expect(decodeCursor(cursor, 2)).toEqual(['2024-05-01 10:00:00.123456+00', 42]);
+    expect(decodeCursor(cursor, ['timestamptz', 'int'])).toEqual(['2024-05-01 10:00:00.123456+00', 42]);
+    expect(decodeCursor(encodeCursor(['9007199254740993', 'a']), ['bigint', 'text'])).toEqual([
+      '9007199254740993',
+      'a',
+    ]);
   });
 
   it('refuses what no list returned with the shared error type', () => {
     expect(INVALID_CURSOR).toBe('invalid_cursor');
-    expectInvalid('abc', 2); // not JSON
-    expectInvalid(encodeCursor(['x']), 2); // wrong length
-    expectInvalid(Buffer.from('{"a":1}').toString('base64url'), 1); // not an array
-    expectInvalid(Buffer.from('[true]').toString('base64url'), 1); // not a string or number
+    expectInvalid('abc', ['text', 'text']); // not JSON
+    expectInvalid(encodeCursor(['x']), ['text', 'text']); // wrong length
+    expectInvalid(Buffer.from('{"a":1}').toString('base64url'), ['text']); // not an array
+    expectInvalid(Buffer.from('[true]').toString('base64url'), ['text']); // not a string or number
+  });
+
+  it('refuses values the database would not cast, so a forged cursor is never a database error', () => {
+    expectInvalid(encodeCursor(['1', 1]), ['timestamptz', 'int']); // Date.parse takes '1' as 2001
+    expectInvalid(encodeCursor(['2024-13-01 10:00:00+00', 1]), ['timestamptz', 'int']);
+    expectInvalid(encodeCursor(['2024-05-01 10:00:00+00', 2 ** 31]), ['timestamptz', 'int']);
+    expectInvalid(encodeCursor(['2024-05-01 10:00:00+00', 1.5]), ['timestamptz', 'int']);
+    expectInvalid(encodeCursor(['2024-05-01 10:00:00+00', '1; drop']), ['timestamptz', 'bigint']);
+    expectInvalid(encodeCursor([1]), ['text']);
   });
 
   it('splits limit + 1 rows into a page and the cursor of its last row', () => {

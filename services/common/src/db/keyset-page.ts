@@ -8,13 +8,25 @@ export const INVALID_CURSOR = 'invalid_cursor';
 
 export type CursorKey = (string | number)[];
 
+/** The PostgreSQL type a cursor value is cast to. */
+export type CursorValueType = 'timestamptz' | 'int' | 'bigint' | 'text';
+
+// A value the cast would refuse is a cursor no list returned (400), never a database error (500).
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)?$/;
+const FITS: Record<CursorValueType, (value: string | number) => boolean> = {
+  timestamptz: (v) => typeof v === 'string' && TIMESTAMP.test(v) && Number.isFinite(Date.parse(v)),
+  int: (v) => Number.isSafeInteger(v) && Math.abs(v as number) <= 2 ** 31 - 1,
+  bigint: (v) => (typeof v === 'string' ? /^-?\d{1,18}$/.test(v) : Number.isSafeInteger(v)),
+  text: (v) => typeof v === 'string',
+};
+
 /** A page of rows and the cursor of the next page (undefined on the last one). */
 export type Page<T> = { items: T[]; next: string | undefined };
 
 /** One sort column of a keyset: its SQL reference, the type a cursor value is cast to, its value in a row. */
 export type KeysetColumn<Row> = {
   column: string;
-  type: 'timestamptz' | 'int' | 'bigint' | 'text';
+  type: CursorValueType;
   /** Timestamps as PostgreSQL's text (`created_at::text`): a JavaScript Date drops the microseconds. */
   value: (row: Row) => string | number;
 };
@@ -27,14 +39,14 @@ export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** Decodes a cursor of `length` values; a cursor no list returned throws `AppError(INVALID_CURSOR)`. */
-export function decodeCursor(cursor: string, length: number): CursorKey {
+/** Decodes a cursor of values of `types`; a cursor no list returned throws `AppError(INVALID_CURSOR)`. */
+export function decodeCursor(cursor: string, types: readonly CursorValueType[]): CursorKey {
   try {
     const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (
       Array.isArray(key) &&
-      key.length === length &&
-      key.every((v) => typeof v === 'string' || typeof v === 'number')
+      key.length === types.length &&
+      key.every((v, i) => (typeof v === 'string' || typeof v === 'number') && FITS[types[i] ?? 'text'](v))
     ) {
       return key;
     }
@@ -58,7 +70,10 @@ export function selectKeysetPage<DB, TB extends keyof DB, Row>(
   const { columns, descending } = keyset;
   let paged = query;
   if (page.cursor) {
-    const key = decodeCursor(page.cursor, columns.length);
+    const key = decodeCursor(
+      page.cursor,
+      columns.map((c) => c.type),
+    );
     const refs = sql.join(columns.map((c) => sql.ref(c.column)));
     const values = sql.join(columns.map((c, i) => sql`${key[i]}::${sql.raw(c.type)}`));
     paged = paged.where(sql<boolean>`(${refs}) ${sql.raw(descending ? '<' : '>')} (${values})`);

@@ -156,7 +156,7 @@ export function createRawDataRoutes(deps: {
       const query = segmentQuery(device_id, q);
       await deps.devices.require(device_id);
       // The cursor names the segment to resume in and how many of its messages were already sent.
-      const [at, id, skip] = q.cursor ? decodeCursor(q.cursor, 3) : [];
+      const [at, id, skip] = q.cursor ? decodeCursor(q.cursor, ['timestamptz', 'bigint', 'int']) : [];
       const from = at === undefined ? undefined : { at: String(at), id: String(id) };
       const messages: RawMessage[] = [];
       let next: string | undefined;
