@@ -6,7 +6,7 @@
 //
 // --runs N (default 30): N kill runs, each with the conditions of the loss seen once in an
 //   independent check: the collector's persistent session holds the subscriptions of stale share
-//   groups and a deep backlog queued while it was away, 12 seed-format devices publish, and the
+//   groups and a deep backlog queued while it was away, 12 devices publish the v1 format, and the
 //   collector is SIGKILLed while draining and restarted with the same client id. Backlog depth,
 //   stale groups, kill timing, batch sizes and the unacknowledged window vary from run to run.
 // --minutes N: one run of N minutes with random faults (collector SIGKILL and SIGTERM, broker
@@ -437,7 +437,7 @@ async function publishBacklog(prefix: string, count: number, ledger: DeliveryLed
 }
 
 /**
- * A device that is `mosquitto_pub -l` (MQTT 3.1.1, clean session): one seed-format message a line at
+ * A device that is `mosquitto_pub -l` (MQTT 3.1.1, clean session): one v1 message a line at
  * `perSecond`; its debug output names the packet id of each PUBLISH and each PUBACK it receives.
  */
 async function mosquittoPub(

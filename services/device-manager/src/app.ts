@@ -61,7 +61,7 @@ export type AppDependencies = {
 };
 
 /**
- * The REST API. Every `/api` route needs a bearer API key; `/health` (the seed's), `/healthz`,
+ * The REST API. Every `/api` route needs a bearer API key; `/health` (the original API's), `/healthz`,
  * `/readyz`, `/metrics`, `/openapi.json` and `/docs` are open.
  */
 export function createApp(deps: AppDependencies) {

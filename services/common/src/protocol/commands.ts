@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-// Server-to-device commands on `iot/{device_id}/command` (the seed's set and parameter ranges). The
+// Server-to-device commands on `iot/{device_id}/command` (the original set and parameter ranges, architecture §8). The
 // device-manager validates and sends them; devices (and the simulator) answer on `command/ack`.
 
 const broker = z.strictObject({

@@ -16,7 +16,7 @@ function rejection(topic: string, payload: string | Uint8Array): [RejectReason, 
 }
 
 describe('decodeDeviceMessage', () => {
-  it("turns the seed README's example into one sample at the message's own time", () => {
+  it("turns the original MQTT example (architecture §8) into one sample at the message's own time", () => {
     const result = decode(
       'iot/device-001/telemetry',
       '{"timestamp":"2026-02-12T16:00:00.000Z","device_id":"device-001","temperature":23.5,"unit":"celsius"}',

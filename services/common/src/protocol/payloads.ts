@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-// The device payloads of architecture §2: v1 (the seed's flat object) and the v2 envelope. The
+// The device payloads of architecture §2: v1 (the original flat object, §8) and the v2 envelope. The
 // collector validates with these schemas and the simulator builds its messages from the same types.
 
 /** A metric name: also an InfluxDB tag value, so kept to a safe alphabet. */
@@ -45,7 +45,7 @@ export const helloV2Schema = z.object({
   temp_internal: z.number().optional(),
 });
 
-// The seed's devices send status without seq or msg_type; both are accepted when present.
+// The original devices send status without seq or msg_type (architecture §8); both are accepted when present.
 export const statusV2Schema = z.object({
   v: z.literal(2),
   device_id: deviceId,

@@ -1,5 +1,5 @@
 // ISO 8601 / RFC 3339 date-times with up to nanosecond fractions. A time without a zone is UTC,
-// as the seed's devices send it. Times are kept as integer nanoseconds since the epoch (bigint),
+// as the original devices send it. Times are kept as integer nanoseconds since the epoch (bigint),
 // so a device's sub-millisecond sample times survive into InfluxDB.
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;

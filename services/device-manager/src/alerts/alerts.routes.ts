@@ -41,7 +41,7 @@ function alertNotFound(): never {
   throw new ApiError('alert_not_found', 'Alert not found');
 }
 
-/** The seed's alert routes (per device, create, acknowledge), plus a list across devices and resolve. */
+/** The original API's alert routes (per device, create, acknowledge), plus a list across devices and resolve. */
 export function createAlertsRoutes(db: Kysely<Database>, devices: DeviceReads) {
   const app = createRouter();
 

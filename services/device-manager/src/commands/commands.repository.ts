@@ -75,7 +75,7 @@ export async function findCommands(
   );
 }
 
-/** The seed's manual acknowledgement: the result becomes the status. */
+/** The original API's manual acknowledgement: the result becomes the status. */
 export async function acknowledgeCommand(
   db: Kysely<Database>,
   cmdId: string,

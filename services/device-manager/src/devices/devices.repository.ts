@@ -136,7 +136,7 @@ export async function recordHeartbeat(db: Kysely<Database>, deviceId: string): P
 }
 
 /**
- * Sets a registered device's connection status by hand (the seed's PUT …/status); `unknown` forgets
+ * Sets a registered device's connection status by hand (the original API's PUT …/status); `unknown` forgets
  * what the collectors knew of it.
  */
 export async function setConnectionStatus(

@@ -36,7 +36,7 @@ function notFound(): never {
 }
 
 /**
- * The seed's device registry routes, plus paging, filters and presence. Reads go through
+ * The original API's device registry routes, plus paging, filters and presence. Reads go through
  * `devices`; each write tells it the registry changed.
  */
 export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) {

@@ -13,7 +13,7 @@ export const deviceIdParam = z.object({
   device_id: deviceId.openapi({ param: { name: 'device_id', in: 'path' }, example: 'device-001' }),
 });
 
-// The seed's own tests send metadata as a string holding JSON; an object is the documented form.
+// The original API's own tests send metadata as a string holding JSON; an object is the documented form.
 const metadata = z.preprocess((value) => {
   if (typeof value !== 'string') return value;
   try {
@@ -84,7 +84,7 @@ const label = storableText()
   .regex(/^[^:]+:.*$/, 'must be key:value')
   .openapi({ description: 'metadata label, `key:value`; repeat to require several' });
 
-// As in the seed, an empty filter value means no filter.
+// As in the original API, an empty filter value means no filter.
 const filter = (description: string) =>
   storableText()
     .optional()

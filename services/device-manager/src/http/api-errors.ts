@@ -33,7 +33,7 @@ const API_ERROR_BY_APP_CODE: Record<string, { code: ApiErrorCode; field?: string
 };
 
 /**
- * The one error envelope. `error` keeps the seed's human-readable message (scripts read it), `code`
+ * The one error envelope. `error` keeps the original API's human-readable message (scripts read it), `code`
  * is the stable machine-readable reason, `field` names the offending input when there is one.
  */
 export type ApiErrorBody = { error: string; code: ApiErrorCode; field?: string };

@@ -9,7 +9,7 @@ export type BodyException = { maxBytes: number; types: readonly string[] };
 
 /**
  * Request bodies: at most `maxBytes` (413), and JSON (415), except on the `exceptions` paths. A
- * request without a body passes: the seed's POST …/heartbeat sends none.
+ * request without a body passes: the original API's POST …/heartbeat sends none.
  */
 export function bodyRules(options: {
   maxBytes: number;

@@ -2,7 +2,7 @@ import type { z } from '@hono/zod-openapi';
 
 /**
  * A validation failure as the API reports it: the first issue's field (dotted path, after
- * `prefix`) and message. Given the `input`, a field it lacks keeps the seed's wording
+ * `prefix`) and message. Given the `input`, a field it lacks keeps the original API's wording
  * ("Missing required field: device_id").
  */
 export function describeIssue(

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 
 /**
  * Points at the next page, if there is one: `X-Next-Cursor` and a `Link` header holding the
- * request's URL with `cursor` replaced (the body stays a plain array, as in the seed).
+ * request's URL with `cursor` replaced (the body stays a plain array, as in the original API).
  */
 export function setNextPage(c: Context, cursor: string | undefined): void {
   if (cursor === undefined) return;

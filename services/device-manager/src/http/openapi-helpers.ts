@@ -11,7 +11,7 @@ export const errorSchema = z
 /** Every /api route: a bearer API key. */
 export const security = [{ bearerAuth: [] }];
 
-/** The headers of a list's page (the body stays an array, as in the seed). */
+/** The headers of a list's page (the body stays an array, as in the original API). */
 export const pageHeaders = z.object({ 'X-Next-Cursor': z.string().optional(), Link: z.string().optional() });
 
 export function json<T extends z.ZodType>(schema: T, description: string) {

@@ -8,7 +8,7 @@ export type AppEnv = { Variables: { principal: Principal } };
 
 /**
  * A router whose request validation failures answer 400 `invalid_request` naming the field. A
- * missing required field keeps the seed's wording ("Missing required field: device_id").
+ * missing required field keeps the original API's wording ("Missing required field: device_id").
  */
 export function createRouter() {
   return new OpenAPIHono<AppEnv>({

@@ -25,7 +25,7 @@ const statsSchema = z
   })
   .openapi('Stats');
 
-/** The seed's counts, plus registered devices' connection status and recent message volume. */
+/** The original API's counts, plus registered devices' connection status and recent message volume. */
 export function createStatsRoutes(db: Kysely<Database>) {
   const app = createRouter();
   app.openapi(

@@ -36,7 +36,7 @@ const metricsQuery = z.object({
 });
 
 /**
- * Time series from InfluxDB: the seed's route with absolute ranges, aggregation and a point cap.
+ * Time series from InfluxDB: the original API's route with absolute ranges, aggregation and a point cap.
  * Answers come through `cache`, keyed by the request as given: a relative range (`-1h`) repeated
  * within the cache's time answers for the range as it was when first asked.
  */

@@ -4,7 +4,7 @@ import { parseWindow, resolveTime } from './time-range.js';
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 
 describe('metrics time range', () => {
-  it('resolves the seed’s relative times, weeks and RFC 3339 times', () => {
+  it('resolves the original API’s relative times, weeks and RFC 3339 times', () => {
     const at = (value: string) => resolveTime(value, 'start', NOW).toISOString();
     expect(at('-1h')).toBe('2026-11-29T11:00:00.000Z');
     expect(at('-24h')).toBe('2026-11-28T12:00:00.000Z');

@@ -1,6 +1,6 @@
 import { ApiError } from '../http/api-errors.js';
 
-// `start` and `stop` as the seed takes them (`-1h`, `now()`), plus absolute RFC 3339 times and
+// `start` and `stop` as the original API takes them (`-1h`, `now()`), plus absolute RFC 3339 times and
 // weeks; resolved here to absolute times, so nothing a client writes reaches a Flux query as code.
 const RELATIVE = /^(-?)(\d{1,9})(ms|s|m|h|d|w)$/;
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/i;

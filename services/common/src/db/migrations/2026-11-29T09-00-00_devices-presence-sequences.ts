@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 
-// The seed's registry tables (devices, device_configs, device_alerts, device_commands; times as
+// The original API's registry tables (devices, device_configs, device_alerts, device_commands; times as
 // timestamptz), plus what the collector keeps for every device it hears from, registered or not:
 // presence (device_presence) and sequence tracking (device_sequences).
 export async function up(db: Kysely<unknown>): Promise<void> {
