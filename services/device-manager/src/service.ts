@@ -2,14 +2,16 @@ import { randomBytes } from 'node:crypto';
 import {
   createDatabase,
   createInflux,
+  createInfluxReadiness,
   createLogger,
   createMetricsRegistry,
   createObjectStore,
+  createObjectStoreReadiness,
+  createPostgresReadiness,
   loadConfig,
   onShutdown,
   serve,
 } from '@iot-meter/common';
-import { sql } from 'kysely';
 import { createApp, SERVICE } from './app.js';
 import { startCommandDispatcher } from './commands/command-dispatcher.js';
 import { createCommandPublisher } from './commands/command-publisher.js';
@@ -66,19 +68,10 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     config,
     caches: readCaches.caches,
     readiness: [
-      { name: 'postgres', check: async () => void (await sql`select 1`.execute(db)) },
-      {
-        name: 'influxdb',
-        check: async () => {
-          const response = await fetch(new URL('/health', config.INFLUX_URL));
-          if (!response.ok) throw new Error(`health ${response.status}`);
-        },
-      },
-      {
-        name: 'object_store',
-        // Reachable is enough: the collectors create the bucket, and until then there is nothing to read.
-        check: async () => void (await objectStore.bucketExists(config.S3_BUCKET)),
-      },
+      createPostgresReadiness(db),
+      createInfluxReadiness(config.INFLUX_URL),
+      // Reachable is enough: the collectors create the bucket, and until then there is nothing to read.
+      createObjectStoreReadiness(objectStore, config.S3_BUCKET),
     ],
   });
   const server = await serve(app, config.PORT);

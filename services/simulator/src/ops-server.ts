@@ -1,4 +1,4 @@
-import { createMetricsRegistry, createOpsRoutes, serve } from '@iot-meter/common';
+import { createMetricsRegistry, createMqttReadiness, createOpsRoutes, serve } from '@iot-meter/common';
 import { Gauge } from 'prom-client';
 import type { Fleet } from './fleet.js';
 
@@ -32,12 +32,11 @@ export async function serveOps(fleet: Fleet, port: number) {
       service: 'simulator',
       registry,
       readiness: [
-        {
+        createMqttReadiness({
           name: 'broker',
-          check: async () => {
-            if (fleet.stats().connected === 0) throw new Error('no device connected');
-          },
-        },
+          connected: () => fleet.stats().connected > 0,
+          reason: 'no device connected',
+        }),
       ],
     }),
     port,
