@@ -25,6 +25,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
   const config = loadConfig(deviceManagerConfig, process.env);
   const logger = createLogger(SERVICE, config.LOG_LEVEL);
   const registry = createMetricsRegistry(SERVICE);
+  const commandsLog = logger.child({ module: 'commands' });
   const db = createDatabase(config, { registry });
   const objectStore = createObjectStore(config);
   const commands = createCommandPublisher({
@@ -33,19 +34,19 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     password: config.MQTT_PASSWORD,
     clientId: `device-manager-${randomBytes(4).toString('hex')}`,
     timeoutMs: config.COMMAND_PUBLISH_TIMEOUT_MS,
-    logger,
+    logger: commandsLog,
   });
   const stopDispatcher = startCommandDispatcher({
     db,
     publisher: commands,
     ackTimeoutSeconds: config.COMMAND_ACK_TIMEOUT_SECONDS,
     intervalMs: config.COMMAND_RETRY_INTERVAL_MS,
-    logger,
+    logger: commandsLog,
   });
   const readCaches = startReadCaches({
     databaseUrl: config.DATABASE_URL,
     ttlMs: config.API_READ_CACHE_MS,
-    logger,
+    logger: logger.child({ module: 'read-cache' }),
   });
   if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys already in the database work');
 
