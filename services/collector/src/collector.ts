@@ -1,15 +1,19 @@
 import {
   createDatabase,
   createInflux,
+  createInfluxReadiness,
+  createMqttReadiness,
   createObjectStore,
+  createObjectStoreReadiness,
+  createPostgresReadiness,
   type Database,
   DEVICE_TOPIC_FILTERS,
   type Logger,
   parseDeviceTopic,
   type ReadinessCheck,
+  retryDelayMs,
 } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
 import type { Registry } from 'prom-client';
 import { createArchiveWriter } from './archive/archive-writer.js';
 import type { CollectorConfig } from './config.js';
@@ -23,7 +27,6 @@ import {
   findSessionFilters,
   saveSessionFilters,
 } from './mqtt/session-filters.repository.js';
-import { retryDelayMs } from './retry-delay.js';
 import { createInfluxWriter } from './timeseries/influx-writer.js';
 
 export type Collector = {
@@ -162,28 +165,10 @@ export async function startCollector(
 
   return {
     readiness: [
-      {
-        name: 'mqtt',
-        check: async () => {
-          if (!consumer.isConnected) throw new Error('not connected');
-        },
-      },
-      {
-        name: 'influxdb',
-        check: async () => {
-          const response = await fetch(new URL('/health', config.INFLUX_URL), {
-            signal: AbortSignal.timeout(2000),
-          });
-          if (!response.ok) throw new Error(`health ${response.status}`);
-        },
-      },
-      {
-        name: 'object_store',
-        check: async () => {
-          if (!(await objectStore.bucketExists(config.S3_BUCKET))) throw new Error('no bucket');
-        },
-      },
-      { name: 'postgres', check: async () => void (await sql`select 1`.execute(db)) },
+      createMqttReadiness({ connected: () => consumer.isConnected }),
+      createInfluxReadiness(config.INFLUX_URL),
+      createObjectStoreReadiness(objectStore, config.S3_BUCKET, { requireBucket: true }),
+      createPostgresReadiness(db),
     ],
     async drained(quietMs) {
       for (;;) {

@@ -26,7 +26,7 @@ describe('listenToChannel', () => {
         calls += 1;
       },
       logger,
-      retryMs: 50,
+      retry: { minMs: 50, maxMs: 50 },
     });
     try {
       await until(() => listener.listening(), 'listening');

@@ -68,7 +68,7 @@ export function createApp(deps: AppDependencies) {
   const { db, logger, config } = deps;
   const registry = deps.registry ?? createMetricsRegistry(SERVICE);
   const app = createRouter();
-  app.onError(createErrorHandler(logger));
+  app.onError(createErrorHandler(logger.child({ module: 'http' })));
   const allowedMethods = createAllowedMethods(app);
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);
@@ -103,7 +103,11 @@ export function createApp(deps: AppDependencies) {
       exceptions: { '/api/devices/import': { maxBytes: config.API_IMPORT_LIMIT_BYTES, types: IMPORT_TYPES } },
     }),
   );
-  const authenticator = createAuthenticator({ db, adminKey: config.API_ADMIN_KEY, logger });
+  const authenticator = createAuthenticator({
+    db,
+    adminKey: config.API_ADMIN_KEY,
+    logger: logger.child({ module: 'auth' }),
+  });
   app.use('/api/*', authenticator.middleware);
   app.use('/api/*', async (c, next) => {
     const principal = c.get('principal');
@@ -129,7 +133,15 @@ export function createApp(deps: AppDependencies) {
     }),
   );
   app.route('/', createRawDataRoutes({ db, devices, ...deps.archive }));
-  app.route('/', createCommandsRoutes({ db, devices, publisher: deps.commands, logger }));
+  app.route(
+    '/',
+    createCommandsRoutes({
+      db,
+      devices,
+      publisher: deps.commands,
+      logger: logger.child({ module: 'commands' }),
+    }),
+  );
   app.route('/', createAlertsRoutes(db, devices));
   app.route('/', createStatsRoutes(db));
   registerFleetGauge(registry, db);

@@ -2,14 +2,16 @@ import { randomBytes } from 'node:crypto';
 import {
   createDatabase,
   createInflux,
+  createInfluxReadiness,
   createLogger,
   createMetricsRegistry,
   createObjectStore,
+  createObjectStoreReadiness,
+  createPostgresReadiness,
   loadConfig,
   onShutdown,
   serve,
 } from '@iot-meter/common';
-import { sql } from 'kysely';
 import { createApp, SERVICE } from './app.js';
 import { startCommandDispatcher } from './commands/command-dispatcher.js';
 import { createCommandPublisher } from './commands/command-publisher.js';
@@ -23,6 +25,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
   const config = loadConfig(deviceManagerConfig, process.env);
   const logger = createLogger(SERVICE, config.LOG_LEVEL);
   const registry = createMetricsRegistry(SERVICE);
+  const commandsLog = logger.child({ module: 'commands' });
   const db = createDatabase(config, { registry });
   const objectStore = createObjectStore(config);
   const commands = createCommandPublisher({
@@ -31,19 +34,19 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     password: config.MQTT_PASSWORD,
     clientId: `device-manager-${randomBytes(4).toString('hex')}`,
     timeoutMs: config.COMMAND_PUBLISH_TIMEOUT_MS,
-    logger,
+    logger: commandsLog,
   });
   const stopDispatcher = startCommandDispatcher({
     db,
     publisher: commands,
     ackTimeoutSeconds: config.COMMAND_ACK_TIMEOUT_SECONDS,
     intervalMs: config.COMMAND_RETRY_INTERVAL_MS,
-    logger,
+    logger: commandsLog,
   });
   const readCaches = startReadCaches({
     databaseUrl: config.DATABASE_URL,
     ttlMs: config.API_READ_CACHE_MS,
-    logger,
+    logger: logger.child({ module: 'read-cache' }),
   });
   if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys already in the database work');
 
@@ -66,19 +69,10 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     config,
     caches: readCaches.caches,
     readiness: [
-      { name: 'postgres', check: async () => void (await sql`select 1`.execute(db)) },
-      {
-        name: 'influxdb',
-        check: async () => {
-          const response = await fetch(new URL('/health', config.INFLUX_URL));
-          if (!response.ok) throw new Error(`health ${response.status}`);
-        },
-      },
-      {
-        name: 'object_store',
-        // Reachable is enough: the collectors create the bucket, and until then there is nothing to read.
-        check: async () => void (await objectStore.bucketExists(config.S3_BUCKET)),
-      },
+      createPostgresReadiness(db),
+      createInfluxReadiness(config.INFLUX_URL),
+      // Reachable is enough: the collectors create the bucket, and until then there is nothing to read.
+      createObjectStoreReadiness(objectStore, config.S3_BUCKET),
     ],
   });
   const server = await serve(app, config.PORT);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { ConfigError } from '@iot-meter/common';
 import { z } from 'zod';
 import { MODEL_NAMES, type ModelName } from './device-models.js';
 import type { FleetOptions } from './fleet.js';
@@ -45,7 +46,17 @@ const flags = z.object({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,100}$/, 'must start a device id')
     .default('sim-'),
-  types: z.string().default('env,dc,ac'),
+  types: z
+    .string()
+    .default('env,dc,ac')
+    .transform((list, ctx) => {
+      try {
+        return parseTypes(list);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   seed: z
     .string()
     .min(1)
@@ -85,16 +96,16 @@ export function parseTypes(list: string): Partial<Record<ModelName, number>> {
   for (const part of list.split(',').map((p) => p.trim())) {
     const [name, weight = '1'] = part.split(':');
     if (!(MODEL_NAMES as string[]).includes(name ?? '')) {
-      throw new Error(`--types: unknown model '${name}' (${MODEL_NAMES.join(', ')})`);
+      throw new Error(`unknown model '${name}' (${MODEL_NAMES.join(', ')})`);
     }
     const n = Number(weight);
-    if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`--types: weight of ${name} must be 1–100`);
+    if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`weight of ${name} must be 1–100`);
     types[name as ModelName] = n;
   }
   return types;
 }
 
-/** Reads the command line (and MQTT_URL); throws an Error naming the bad flag. */
+/** Reads the command line (and MQTT_URL); throws a `ConfigError` naming every bad flag. */
 export function parseCli(argv: string[], env: { MQTT_URL?: string }): CliOptions {
   const { values } = parseArgs({
     args: argv,
@@ -108,15 +119,14 @@ export function parseCli(argv: string[], env: { MQTT_URL?: string }): CliOptions
   });
   const parsed = flags.safeParse(values);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`--${String(issue?.path[0])}: ${issue?.message}`);
+    throw new ConfigError(parsed.error.issues.map((issue) => `--${String(issue.path[0])}: ${issue.message}`));
   }
   const f = parsed.data;
   return {
     fleet: {
       devices: f.devices,
       prefix: f.prefix,
-      types: parseTypes(f.types),
+      types: f.types,
       seed: f.seed,
       payloadVersion: f.payload === 'v1' ? 1 : 2,
       settings: {

@@ -1,4 +1,4 @@
-import { deviceTopic } from '@iot-meter/common';
+import { deviceTopic, reconnectWithBackoff } from '@iot-meter/common';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Outgoing } from './messages.js';
 import type { Link, SimulatedDevice } from './simulated-device.js';
@@ -91,6 +91,7 @@ export class DeviceConnection implements Link {
         retain: true,
       },
     });
+    reconnectWithBackoff(client);
     this.client = client;
     let up = false;
     client.on('connect', (connack) => {

@@ -1,49 +1,47 @@
-import { HELP, parseCli } from './cli-options.js';
-import { simulatorEnv } from './config.js';
+import { ConfigError, createLogger } from '@iot-meter/common';
+import { HELP } from './cli-options.js';
+import { loadSimulatorConfig, type SimulatorConfig } from './config.js';
 import { Fleet } from './fleet.js';
 import { serveOps } from './ops-server.js';
 import { registerFleet } from './register.js';
 import { progressLine, summarize, summaryText } from './report.js';
 
-// The simulator's command line: flags in, a fleet on the broker, a summary out.
+// The simulator's command line: flags in, a fleet on the broker, a summary out. Its stdout is the
+// product (help, the summary) and so are a bad command line's problems and the live progress line
+// on stderr; the logs go to stderr as JSON.
 
-let options: ReturnType<typeof parseCli>;
-let env: ReturnType<typeof simulatorEnv.parse>;
+let config: SimulatorConfig;
 try {
-  const parsed = simulatorEnv.safeParse(process.env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${String(issue?.path[0])}: ${issue?.message}`);
-  }
-  env = parsed.data;
-  options = parseCli(process.argv.slice(2), env);
+  config = loadSimulatorConfig(process.argv.slice(2), process.env);
 } catch (err) {
-  console.error(`simulator: ${(err as Error).message}\n(see --help)`);
+  const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+  process.stderr.write(`${problems.map((problem) => `simulator: ${problem}\n`).join('')}(see --help)\n`);
   process.exit(2);
 }
+const { env, options } = config;
 if (options.help) {
-  console.log(HELP);
+  process.stdout.write(`${HELP}\n`);
   process.exit(0);
 }
+const logger = createLogger('simulator', env.LOG_LEVEL, { to: 'stderr' });
 
 const fleet = new Fleet(options.fleet, {
   url: options.mqttUrl,
-  username: env.MQTT_USERNAME || undefined,
-  password: env.MQTT_PASSWORD || undefined,
+  username: env.MQTT_USERNAME,
+  password: env.MQTT_PASSWORD,
 });
 
-if (options.register) {
-  const url = env.API_URL;
-  const key = env.API_KEY;
-  if (!url || !key) {
-    console.error('simulator: --register needs API_URL and API_KEY (an operator key)');
-    process.exit(2);
-  }
+if (options.register && env.API_URL && env.API_KEY) {
+  const registerLog = logger.child({ module: 'register' });
   try {
-    const result = await registerFleet(fleet.devices, { url, key }, options.fleet.seed);
-    if (!options.json) console.error(`simulator: registered: ${JSON.stringify(result)}`);
+    const result = await registerFleet(
+      fleet.devices,
+      { url: env.API_URL, key: env.API_KEY },
+      options.fleet.seed,
+    );
+    registerLog.info(result, 'fleet registered');
   } catch (err) {
-    console.error(`simulator: ${(err as Error).message}`);
+    registerLog.error({ err }, 'registration failed');
     process.exit(1);
   }
 }
@@ -53,7 +51,7 @@ const cpuAtStart = process.cpuUsage();
 const live = process.stderr.isTTY && !options.json;
 fleet.start();
 // In a cluster (PORT set): health, readiness and metrics for the probes and Prometheus.
-const ops = env.PORT ? await serveOps(fleet, env.PORT) : undefined;
+const ops = env.PORT ? await serveOps(fleet, env.PORT, logger.child({ module: 'ops' })) : undefined;
 
 let lastAcked = 0;
 let stopping: Promise<void> | undefined;
@@ -77,7 +75,7 @@ function stop(): Promise<void> {
     await ops?.close();
     const summary = summarize(fleet.stats(), running, options.fleet.seed, startedMs, cpuAtStart);
     if (live) process.stderr.write('\r\x1b[K');
-    console.log(options.json ? JSON.stringify(summary) : summaryText(summary));
+    process.stdout.write(`${options.json ? JSON.stringify(summary) : summaryText(summary)}\n`);
     process.exit(0);
   })();
   return stopping;

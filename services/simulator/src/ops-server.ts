@@ -1,4 +1,10 @@
-import { createMetricsRegistry, createOpsRoutes, serve } from '@iot-meter/common';
+import {
+  createMetricsRegistry,
+  createMqttReadiness,
+  createOpsRoutes,
+  type Logger,
+  serve,
+} from '@iot-meter/common';
 import { Gauge } from 'prom-client';
 import type { Fleet } from './fleet.js';
 
@@ -6,7 +12,7 @@ import type { Fleet } from './fleet.js';
  * `/healthz`, `/readyz` (ready once a device is connected) and `/metrics` (the fleet's counts) on
  * `port`, for the simulator's Deployment.
  */
-export async function serveOps(fleet: Fleet, port: number) {
+export async function serveOps(fleet: Fleet, port: number, logger: Logger) {
   const registry = createMetricsRegistry('simulator');
   const figures = {
     devices_connected: (s: ReturnType<Fleet['stats']>) => s.connected,
@@ -27,19 +33,20 @@ export async function serveOps(fleet: Fleet, port: number) {
       },
     });
   }
-  return serve(
+  const server = await serve(
     createOpsRoutes({
       service: 'simulator',
       registry,
       readiness: [
-        {
+        createMqttReadiness({
           name: 'broker',
-          check: async () => {
-            if (fleet.stats().connected === 0) throw new Error('no device connected');
-          },
-        },
+          connected: () => fleet.stats().connected > 0,
+          reason: 'no device connected',
+        }),
       ],
     }),
     port,
   );
+  logger.info({ port: server.port }, 'ops listening');
+  return server;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ReadinessCheck } from '@iot-meter/common';
+import { createMqttReadiness, type ReadinessCheck, reconnectWithBackoff } from '@iot-meter/common';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
@@ -35,6 +35,7 @@ export function startBrokerExporter(
     ...(config.MQTT_USERNAME !== undefined && { username: config.MQTT_USERNAME }),
     ...(config.MQTT_PASSWORD !== undefined && { password: config.MQTT_PASSWORD }),
   });
+  reconnectWithBackoff(client);
   new Gauge({
     name: 'mosquitto_up',
     help: '1 while the exporter is connected to the broker and has its $SYS figures',
@@ -56,12 +57,13 @@ export function startBrokerExporter(
   });
   client.on('offline', () => logger.warn({ url: config.MQTT_URL }, 'broker unreachable; reconnecting'));
   client.on('error', (err) => logger.warn({ err: err.message }, 'broker connection error'));
+  const connection = createMqttReadiness({ name: 'broker', connected: () => client.connected });
   return {
     figures,
     readiness: {
-      name: 'broker',
+      name: connection.name,
       check: async () => {
-        if (!client.connected) throw new Error('not connected');
+        await connection.check();
         const wanted = config.BROKER_READY_SHARED_SUBSCRIPTIONS;
         if (sharedSubscriptions < wanted) {
           throw new Error(

@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { type DecodeOptions, decodeDeviceMessage, type Logger, parseDeviceTopic } from '@iot-meter/common';
+import {
+  type DecodeOptions,
+  decodeDeviceMessage,
+  type Logger,
+  parseDeviceTopic,
+  retryDelayMs,
+} from '@iot-meter/common';
 import { trace } from '@opentelemetry/api';
 import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
-import { retryDelayMs } from '../retry-delay.js';
 import { Batch, type Entry } from './batch.js';
 import { traceBatch } from './batch-tracing.js';
 import type { StoreBatch } from './store-batch.js';

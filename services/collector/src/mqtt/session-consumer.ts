@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
+import { retryDelayMs } from '@iot-meter/common';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
-import { retryDelayMs } from '../retry-delay.js';
 import { type AckEntry, AckQueue } from './ack-queue.js';
 
 // A persistent-session MQTT 5 subscriber on mqtt-packet. MQTT.js handles one message per connection

@@ -7,12 +7,13 @@ const url = (protocols: readonly string[]) => z.url({ protocol: new RegExp(`^(${
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+export const logLevelEnv = z.object({
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
 /** `PORT` (with this service's default) and `LOG_LEVEL`. */
 export const serviceEnv = (defaultPort: number) =>
-  z.object({
-    PORT: port.default(defaultPort),
-    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  });
+  z.object({ PORT: port.default(defaultPort), ...logLevelEnv.shape });
 
 export const mqttEnv = z.object({
   MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss']),
@@ -41,6 +42,7 @@ export const s3Env = z.object({
     .default('iot-data'),
 });
 
+export type LogLevelEnv = z.output<typeof logLevelEnv>;
 export type ServiceEnv = z.output<ReturnType<typeof serviceEnv>>;
 export type MqttEnv = z.output<typeof mqttEnv>;
 export type DatabaseEnv = z.output<typeof databaseEnv>;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logging/create-logger.js';
+import { type Backoff, createBackoff } from '../retry/retry-delay.js';
 
 export type Listener = {
   /** True while the connection is up and LISTENing: no notification can be missed. */
@@ -10,20 +11,21 @@ export type Listener = {
 /**
  * LISTENs on a PostgreSQL channel over a connection of its own and calls `onNotify` for each
  * notification. Notifications sent while the connection is down are lost, so `onNotify` is also
- * called when it drops and when it is back; it reconnects every `retryMs` until closed.
+ * called when it drops and when it is back; it reconnects after a jittered backoff until closed.
  */
 export function listenToChannel(options: {
   databaseUrl: string;
   channel: string;
   onNotify: () => void;
   logger: Logger;
-  retryMs?: number;
+  retry?: Backoff;
 }): Listener {
-  const { databaseUrl, channel, onNotify, logger, retryMs = 1000 } = options;
+  const { databaseUrl, channel, onNotify, logger } = options;
+  const retry = createBackoff(options.retry ?? { minMs: 250, maxMs: 5000 });
   let client: pg.Client | undefined;
   let up = false;
   let closed = false;
-  let retry: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
 
   const lost = (err?: unknown) => {
     if (!up && client === undefined) return;
@@ -33,11 +35,11 @@ export function listenToChannel(options: {
     client = undefined;
     gone?.end().catch(() => {});
     onNotify();
-    if (!closed) retry = setTimeout(connect, retryMs);
+    if (!closed) retryTimer = setTimeout(connect, retry.next());
   };
 
   async function connect() {
-    retry = undefined;
+    retryTimer = undefined;
     const next = new pg.Client({ connectionString: databaseUrl, application_name: `listen ${channel}` });
     client = next;
     next.on('error', lost);
@@ -50,6 +52,7 @@ export function listenToChannel(options: {
       await next.query(`listen ${pg.escapeIdentifier(channel)}`);
       if (closed || client !== next) return void next.end().catch(() => {});
       up = true;
+      retry.reset();
       onNotify();
     } catch (err) {
       if (client === next) lost(err);
@@ -61,7 +64,7 @@ export function listenToChannel(options: {
     listening: () => up,
     async close() {
       closed = true;
-      clearTimeout(retry);
+      clearTimeout(retryTimer);
       up = false;
       const last = client;
       client = undefined;

@@ -1,4 +1,4 @@
-import { type CommandMessage, deviceTopic, type Logger } from '@iot-meter/common';
+import { type CommandMessage, deviceTopic, type Logger, reconnectWithBackoff } from '@iot-meter/common';
 import mqtt from 'mqtt';
 
 /** Sends commands to devices; resolves once the broker acknowledged the publish. */
@@ -10,7 +10,7 @@ export type CommandPublisher = {
 };
 
 /**
- * An MQTT 5 connection of its own (clean session, reconnecting). A publish fails at once while
+ * An MQTT 5 connection of its own (clean session, reconnecting with backoff). A publish fails at once while
  * disconnected and after `timeoutMs` without a PUBACK: the command stays pending and the
  * dispatcher sends it again (devices tell repeats apart by `cmd_id`).
  */
@@ -31,6 +31,7 @@ export function createCommandPublisher(options: {
     reconnectPeriod: 1000,
     connectTimeout: options.timeoutMs,
   });
+  reconnectWithBackoff(client);
   client.on('error', (err) => options.logger.warn({ err }, 'mqtt error'));
   return {
     async publish(deviceId, message) {

@@ -1,0 +1,18 @@
+/** Bounds of a backoff: the first delay is up to `minMs`, each failure doubles it, up to `maxMs`. */
+export type Backoff = { minMs: number; maxMs: number; random?: () => number };
+
+/** Exponential backoff with full jitter: a random delay up to min(max, min · 2^attempt). */
+export function retryDelayMs(attempt: number, minMs: number, maxMs: number, random = Math.random): number {
+  return random() * Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+}
+
+/** Counts failed attempts: `next()` is the delay before the next try, `reset()` follows a success. */
+export function createBackoff(backoff: Backoff): { next(): number; reset(): void } {
+  let attempt = 0;
+  return {
+    next: () => retryDelayMs(attempt++, backoff.minMs, backoff.maxMs, backoff.random),
+    reset: () => {
+      attempt = 0;
+    },
+  };
+}
