@@ -1,6 +1,6 @@
 import type { Random } from '@iot-meter/common';
 
-// Believable devices: the seed's environment sensor and the upstream's DC (750 V) and AC (25 kV,
+// Believable devices: the original environment sensor (architecture §8) and DC (750 V) and AC (25 kV,
 // 50 Hz) traction power meters. Each value is a daily cycle (UTC) plus slow drift plus noise, and
 // now and then a fault that lasts a while. Times are in milliseconds.
 

@@ -37,7 +37,7 @@ export function samplesPerMessage(perSample: number): number {
   return Math.max(1, Math.floor(MAX_MEASUREMENTS / Math.max(1, perSample)));
 }
 
-/** v1 telemetry (the seed's flat object): one sample; `unit` only when all its values share one. */
+/** v1 telemetry (the original flat object, architecture §8): one sample; `unit` only when all its values share one. */
 export function telemetryV1(deviceId: string, sample: Sample): Outgoing {
   const units = new Set(sample.measurements.map((m) => m.unit));
   const [unit] = units;
@@ -74,7 +74,7 @@ export function hello(
 
 /**
  * The retained presence message. Without a time for the Last Will, which is written at connect
- * and sent by the broker whenever the connection is lost; status carries no `seq` (as in the seed),
+ * and sent by the broker whenever the connection is lost; status carries no `seq` (as in the original format),
  * since a retained copy is replayed long after.
  */
 export function status(deviceId: string, value: 'online' | 'offline', nowMs?: number): Outgoing {

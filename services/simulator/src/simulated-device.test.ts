@@ -121,7 +121,7 @@ describe('simulated device', () => {
     expect(dc.voltage_dc?.[2]).toBe(601);
   });
 
-  it('writes v1 as the seed’s flat object, one message per sample', () => {
+  it('writes v1 as the original flat object, one message per sample', () => {
     const sent = run(new SimulatedDevice(options({ model: 'env', payloadVersion: 1 }), T0), 20);
     const telemetry = sent.filter((m) => m.kind === 'telemetry');
     expect(telemetry).toHaveLength(21);
