@@ -598,7 +598,9 @@ function printRun(r: RunReport): void {
   const notArchived = r.verdict.notArchived.reduce((n, d) => n + d.seqs.length, 0);
   const settings = describe(r.settings);
   const faults = r.faults.map((f) =>
-    'signal' in f ? `${f.signal}${f.midStream ? '' : ' (after the stream)'}` : f.kind,
+    'signal' in f
+      ? `${f.signal}${f.midStream ? '' : ' (after the stream)'}`
+      : `${f.kind}${f.landed ? '' : ' (did not land)'}`,
   );
   log(
     `run ${r.run}: ${r.verdict.ok ? 'ok' : 'LOST'}  acknowledged ${r.verdict.acknowledged}, stored ${r.verdict.stored}, ` +
