@@ -10,7 +10,9 @@ import { Gate, publishStream, type StreamOptions, telemetry } from './device-str
 // InfluxDB (exactly one point each) and in the raw archive, whatever is killed or stopped mid-stream.
 // It runs on a private stack (other ports), so killing servers never disturbs the other test files.
 
+// A stream is at least MESSAGES long, and goes on for TAIL more after its last fault began.
 const MESSAGES = 3000;
+const TAIL = 600;
 const PER_SECOND = 300;
 const OUTAGE_MS = 30_000;
 
@@ -60,10 +62,11 @@ async function expectAllStored(deviceId: string, count: number): Promise<void> {
 type FaultMark = { stored: number; acknowledged: number };
 
 /**
- * Streams MESSAGES from the device and places fault `round` once the broker has acknowledged
- * `shares[round]` of them (by progress, not by time). Every fault must land mid-stream: some
- * messages stored before it, and some acknowledged only after it began (so stored after it).
- * Then every message is stored once.
+ * Streams from the device and places fault `round` once the broker has acknowledged
+ * `shares[round]` of MESSAGES (by progress, not by time); publishing goes on past MESSAGES while
+ * faults are still to come (a restart may outlast the stream). Every fault must land mid-stream:
+ * some messages stored before it, and some acknowledged only after it began (so stored after it).
+ * Then every message published is stored once.
  */
 async function streamWithFault(
   deviceId: string,
@@ -77,11 +80,19 @@ async function streamWithFault(
   const publisher = await harness.publisher(publisherReconnectMs);
   const gate = new Gate();
   let acknowledged = 0;
-  const stream = publishStream(publisher, deviceId, MESSAGES, PER_SECOND, {
+  let published = 0;
+  let end = Number.POSITIVE_INFINITY;
+  const stream = publishStream(publisher, deviceId, Number.MAX_SAFE_INTEGER, PER_SECOND, {
     ...options,
     gate,
     onAck: () => {
       acknowledged += 1;
+    },
+    // Asked before each message: stop once it would be message `end`.
+    stop: () => {
+      if (published >= end) return true;
+      published += 1;
+      return false;
     },
   });
   const marks: FaultMark[] = [];
@@ -90,14 +101,17 @@ async function streamWithFault(
       .poll(() => acknowledged, { timeout: 60_000, message: `${share * 100} % of the stream acknowledged` })
       .toBeGreaterThanOrEqual(share * MESSAGES);
     marks.push({ acknowledged, stored: (await harness.points(deviceId)).length });
+    if (round === shares.length - 1) end = Math.max(MESSAGES, published + TAIL);
     await fault(round, gate);
   }
-  expect(await stream).toHaveLength(MESSAGES);
+  // Every message published was acknowledged.
+  expect(await stream).toEqual(Array.from({ length: published }, (_, seq) => seq));
+  expect(published).toBeGreaterThanOrEqual(MESSAGES);
   for (const [round, mark] of marks.entries()) {
     expect(mark.stored, `points stored before fault ${round + 1}`).toBeGreaterThan(0);
-    expect(mark.acknowledged, `messages acknowledged before fault ${round + 1}`).toBeLessThan(MESSAGES);
+    expect(mark.acknowledged, `messages acknowledged before fault ${round + 1}`).toBeLessThan(published);
   }
-  await expectAllStored(deviceId, MESSAGES);
+  await expectAllStored(deviceId, published);
 }
 
 describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () => {
