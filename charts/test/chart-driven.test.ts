@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createObjectStore, influxEnv, loadConfig, s3Env } from '@iot-meter/common';
 import { createTestDatabase, createTestInfluxBucket } from '@iot-meter/common/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { PrivateStack } from '../../scripts/stack/private-stack.js';
 import { type Container, type K8sObject, offlineChart, render } from './render.js';
 
@@ -138,16 +138,13 @@ beforeAll(async () => {
     await store.removeObjects(s3Bucket, names);
     await store.removeBucket(s3Bucket);
   });
-  for (let i = 0; i < 300; i += 1) {
-    if (
-      await fetch(`${apiBase}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await vi.waitFor(
+    async () => expect((await fetch(`${apiBase}/readyz`)).ok, 'the API’s /readyz').toBe(true),
+    {
+      timeout: 30_000,
+      interval: 100,
+    },
+  );
   const simulator = container('Deployment', `${release}-simulator`);
   start(['services/simulator/dist/main.js', ...(simulator?.args ?? [])], {
     ...resolveEnv(simulator, `${release}-simulator-0`, secrets),
@@ -171,25 +168,22 @@ describe('the chart’s wiring, run as processes', () => {
       (
         await fetch(`${apiBase}${path}`, { headers: { authorization: `Bearer ${adminKey}` } })
       ).json() as Promise<{ device_id: string; connection_status: string; metric: string }[]>;
-    let devices: { device_id: string; connection_status: string }[] = [];
-    for (
-      let i = 0;
-      i < 150 && !(devices.length === 3 && devices.every((d) => d.connection_status === 'online'));
-      i += 1
-    ) {
-      devices = await get('/api/devices?sort=device_id');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(devices.map((d) => [d.device_id, d.connection_status])).toEqual([
-      [`chart-${run}-001`, 'online'],
-      [`chart-${run}-002`, 'online'],
-      [`chart-${run}-003`, 'online'],
-    ]);
-    let metrics: { metric: string }[] = [];
-    for (let i = 0; i < 150 && metrics.length === 0; i += 1) {
-      metrics = await get(`/api/devices/chart-${run}-002/metrics?start=-5m`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect([...new Set(metrics.map((m) => m.metric))].sort()).toEqual(['current_dc', 'voltage_dc']);
+    const within = { timeout: 30_000, interval: 200 };
+    await expect
+      .poll(
+        async () => (await get('/api/devices?sort=device_id')).map((d) => [d.device_id, d.connection_status]),
+        within,
+      )
+      .toEqual([
+        [`chart-${run}-001`, 'online'],
+        [`chart-${run}-002`, 'online'],
+        [`chart-${run}-003`, 'online'],
+      ]);
+    await expect
+      .poll(async () => {
+        const metrics = await get(`/api/devices/chart-${run}-002/metrics?start=-5m`);
+        return [...new Set(metrics.map((m) => m.metric))].sort();
+      }, within)
+      .toEqual(['current_dc', 'voltage_dc']);
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createOpsRoutes, serve } from '@iot-meter/common';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { PrivateStack } from '../../scripts/stack/private-stack.js';
 import {
   BrokerExporterProcess,
@@ -68,7 +68,13 @@ beforeAll(async () => {
   );
   // The exporter is scraped before the drop, so that the counter's increase is seen.
   const scraped = async () => (await query(`mosquitto_up{run="${run}"}`)).data?.result.length ?? 0;
-  for (let i = 0; i < 60 && (await scraped()) === 0; i += 1) await new Promise((r) => setTimeout(r, 500));
+  await vi.waitFor(
+    async () => expect(await scraped(), 'a scrape of the broker exporter').toBeGreaterThan(0),
+    {
+      timeout: 30_000,
+      interval: 500,
+    },
+  );
   await overfillOfflineSession(broker.env.MQTT_URL ?? '', 'collector-dashboards', 15);
   // Traffic for every panel: telemetry, one message for the quarantine, API answers.
   const publisher = await collector.publisher();
@@ -97,7 +103,10 @@ beforeAll(async () => {
       .data?.result as { value: [number, string] }[] | undefined;
     return Number(result?.[0]?.value[1] ?? 0);
   };
-  for (let i = 0; i < 60 && (await scrapes()) < 3; i += 1) await new Promise((r) => setTimeout(r, 500));
+  await vi.waitFor(
+    async () => expect(await scrapes(), 'three scrapes after the traffic').toBeGreaterThanOrEqual(3),
+    { timeout: 30_000, interval: 500 },
+  );
 }, 120_000);
 
 afterAll(async () => {

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '@iot-meter/common/testing';
 
 /**
  * A real Kubernetes control plane on loopback, without containers: etcd, kube-apiserver,
@@ -22,6 +23,7 @@ export class ControlPlane {
   async start(): Promise<void> {
     const bin = (name: string) => join(this.env.KUBERNETES_BIN_DIR ?? '', name);
     const d = this.dir;
+    const logs = `(logs in ${d}/logs)`;
     execFileSync('openssl', ['genrsa', '-out', join(d, 'sa.key'), '2048'], { stdio: 'ignore' });
     execFileSync('openssl', ['rsa', '-in', join(d, 'sa.key'), '-pubout', '-out', join(d, 'sa.pub')], {
       stdio: 'ignore',
@@ -60,7 +62,10 @@ current-context: local
       `--token-auth-file=${join(d, 'tokens.csv')}`,
       '--authorization-mode=RBAC',
     ]);
-    await this.until(() => this.kubectlOk(['get', '--raw', '/readyz']), 'kube-apiserver', 60_000);
+    await waitFor(() => this.kubectlOk(['get', '--raw', '/readyz']), `kube-apiserver ${logs}`, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
     const component = [
       `--kubeconfig=${this.kubeconfig}`,
       `--authentication-kubeconfig=${this.kubeconfig}`,
@@ -100,7 +105,7 @@ status:
 `,
     });
     // Ready, and untainted by the node lifecycle controller: pods can be scheduled.
-    await this.until(
+    await waitFor(
       () =>
         this.kubectl([
           'get',
@@ -109,8 +114,8 @@ status:
           '-o',
           'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.taints}',
         ]).trim() === 'True',
-      'a ready node',
-      60_000,
+      `a ready node ${logs}`,
+      { timeoutMs: 60_000, intervalMs: 250 },
     );
   }
 
@@ -156,13 +161,5 @@ status:
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.processes.push(child);
-  }
-
-  private async until(ready: () => boolean, what: string, timeoutMs: number) {
-    const deadline = Date.now() + timeoutMs;
-    while (!ready()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (logs in ${this.dir}/logs)`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
   }
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createInflux, createObjectStore, loadConfig } from '@iot-meter/common';
-import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
+import { createTestDatabase, type TestDatabase, waitFor } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import { collectorConfig } from '../src/config.js';
@@ -225,18 +225,22 @@ async function collectorDrain(
       failure = err;
     },
   );
-  for (;;) {
-    if (failure) throw failure;
-    await new Promise((r) => setTimeout(r, 100));
-    stored = await Promise.all(
-      ports.map((p) => metric(p, 'iot_collector_messages_stored_total').catch(() => 0)),
-    );
-    const memory = await Promise.all(
-      ports.map((p) => metric(p, 'process_resident_memory_bytes').catch(() => 0)),
-    );
-    rss = Math.max(rss, ...memory);
-    if (stored.reduce((a, b) => a + b, 0) >= N) break;
-  }
+  // No deadline: the stall guard ends a phase that stops moving.
+  await waitFor(
+    async () => {
+      if (failure) throw failure;
+      stored = await Promise.all(
+        ports.map((p) => metric(p, 'iot_collector_messages_stored_total').catch(() => 0)),
+      );
+      const memory = await Promise.all(
+        ports.map((p) => metric(p, 'process_resident_memory_bytes').catch(() => 0)),
+      );
+      rss = Math.max(rss, ...memory);
+      return stored.reduce((a, b) => a + b, 0) >= N;
+    },
+    `${N} messages stored`,
+    { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 100 },
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpuSeconds = (await Promise.all(ports.map((p) => metric(p, 'process_cpu_seconds_total')))).reduce(
     (a, b) => a + b,
@@ -278,14 +282,15 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
     },
     stdio: 'ignore',
   });
-  while (
-    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    "the collector's /readyz",
+    { timeoutMs: 30_000 },
+  );
   const config = loadConfig(collectorConfig, stackEnv);
   const query = createInflux(config).getQueryApi(config.INFLUX_ORG);
   const newest = async () => {
@@ -297,18 +302,22 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
   const sent: number[] = [];
   const latencies: number[] = [];
   let publishing = true;
-  const poller = (async () => {
-    let resolved = 0;
-    while (publishing || resolved < sent.length) {
+  let resolved = 0;
+  // Until every message published is queryable (as long as that takes: the stream is bounded).
+  const poller = waitFor(
+    async () => {
+      const done = !publishing;
       const seen = await newest();
       const now = Date.now();
       while (resolved < sent.length && (sent[resolved] ?? Number.POSITIVE_INFINITY) <= seen) {
         latencies.push(now - (sent[resolved] ?? now));
         resolved += 1;
       }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+      return done && resolved === sent.length;
+    },
+    'every message queryable',
+    { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 20 },
+  );
   const pub = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
     protocolVersion: 5,
     clientId: `bench-latpub-${id}`,

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { createRandom, DEVICE_TOPIC_FILTERS, type Random } from '@iot-meter/common';
+import { waitFor } from '@iot-meter/common/testing';
 import mqtt, { type MqttClient } from 'mqtt';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { saveSessionFilters } from '../src/mqtt/session-filters.repository.js';
@@ -226,10 +227,12 @@ async function killRun(run: number): Promise<RunReport> {
   );
   const kills: Kill[] = [];
   for (const share of killAt) {
-    const deadline = Date.now() + 300_000;
-    while (ledger.acknowledged < settings.backlog + share * DEVICES * MESSAGES && Date.now() < deadline) {
-      await sleep(5);
-    }
+    // A share not reached in five minutes still gets its kill: the verdict judges it after the stream.
+    await waitFor(
+      () => ledger.acknowledged >= settings.backlog + share * DEVICES * MESSAGES,
+      `${Math.round(share * 100)} % of the devices' messages acknowledged`,
+      { timeoutMs: 300_000, intervalMs: 5 },
+    ).catch(() => undefined);
     const receivedBefore = await collector.metric('iot_collector_messages_received_total');
     const unacknowledgedBefore = await collector.metric('iot_collector_unacknowledged_messages');
     const acknowledgedBefore = ledger.acknowledged;
@@ -508,17 +511,20 @@ async function device(deviceId: string): Promise<{ client: MqttClient; deviceId:
 async function settle(collector: CollectorProcess, prefix: string, ledger: DeliveryLedger): Promise<void> {
   let last = -1;
   let unchangedSince = Date.now();
-  for (;;) {
-    await sleep(2000);
-    // A busy InfluxDB may time out a query: that round counts as no progress.
-    const points = await countPoints(prefix).catch(() => last);
-    const unacknowledged = await collector.metric('iot_collector_unacknowledged_messages').catch(() => 1);
-    if (points >= ledger.acknowledged && unacknowledged === 0 && points === last) return;
-    if (points !== last) unchangedSince = Date.now();
-    // Nothing more is coming (or the collector is stuck): let the verdict say what is missing.
-    if (Date.now() - unchangedSince > 60_000) return;
-    last = points;
-  }
+  await waitFor(
+    async () => {
+      // A busy InfluxDB may time out a query: that round counts as no progress.
+      const points = await countPoints(prefix).catch(() => last);
+      const unacknowledged = await collector.metric('iot_collector_unacknowledged_messages').catch(() => 1);
+      if (points >= ledger.acknowledged && unacknowledged === 0 && points === last) return true;
+      if (points !== last) unchangedSince = Date.now();
+      last = points;
+      // Nothing more is coming (or the collector is stuck): let the verdict say what is missing.
+      return Date.now() - unchangedSince > 60_000;
+    },
+    'the collector to settle',
+    { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 2000 },
+  );
 }
 
 async function countPoints(prefix: string): Promise<number> {

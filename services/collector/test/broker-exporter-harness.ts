@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 
 // The compiled broker exporter, as the Mosquitto pod's sidecar runs it.
@@ -30,12 +31,14 @@ export class BrokerExporterProcess {
     this.child = child;
     child.stdout?.on('data', (d) => (this.output += d));
     child.stderr?.on('data', (d) => (this.output += d));
-    for (let i = 0; i < 75; i += 1) {
-      if (child.exitCode !== null) break;
-      if ((await this.status('/healthz')) === 200) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`broker exporter not up within 15 s: ${this.output}`);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`broker exporter exited: ${this.output}`);
+        return (await this.status('/healthz')) === 200;
+      },
+      () => `the broker exporter's /healthz: ${this.output}`,
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
   }
 
   status(path: string): Promise<number> {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '@iot-meter/common/testing';
 
 // The compiled service, as it runs in its image (the integration tests' global setup builds it).
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -25,17 +26,17 @@ export class CollectorProcess {
   async start(): Promise<void> {
     this.spawnMain([]);
     const child = this.child as ChildProcess;
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`collector exited: ${this.output}`);
-      const ready = await fetch(`http://127.0.0.1:${this.port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`collector not ready within 30 s: ${this.output}`);
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`collector exited: ${this.output}`);
+        return fetch(`http://127.0.0.1:${this.port}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      () => `the collector's /readyz: ${this.output}`,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
   }
 
   private spawnMain(args: string[]): void {

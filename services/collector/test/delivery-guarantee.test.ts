@@ -4,13 +4,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { CollectorHarness } from './collector-harness.js';
 import { CollectorProcess } from './collector-process.js';
-import { Gate, publishStream, telemetry } from './device-stream.js';
+import { Gate, publishStream, type StreamOptions, telemetry } from './device-stream.js';
 
 // The fault suite of the delivery guarantee: every message the broker acknowledged ends up in
 // InfluxDB (exactly one point each) and in the raw archive, whatever is killed or stopped mid-stream.
 // It runs on a private stack (other ports), so killing servers never disturbs the other test files.
 
+// A stream is at least MESSAGES long, and goes on for TAIL more after its last fault began.
 const MESSAGES = 3000;
+const TAIL = 600;
 const PER_SECOND = 300;
 const OUTAGE_MS = 30_000;
 
@@ -56,35 +58,74 @@ async function expectAllStored(deviceId: string, count: number): Promise<void> {
   expect(await harness.archivedCount('quarantine', deviceId)).toBe(0);
 }
 
+/** Where a fault began: the device's points in InfluxDB and the broker's PUBACKs to it by then. */
+type FaultMark = { stored: number; acknowledged: number };
+
+/**
+ * Streams from the device and places fault `round` once the broker has acknowledged
+ * `shares[round]` of MESSAGES (by progress, not by time); publishing goes on past MESSAGES while
+ * faults are still to come (a restart may outlast the stream). Every fault must land mid-stream:
+ * some messages stored before it, and some acknowledged only after it began (so stored after it).
+ * Then every message published is stored once.
+ */
 async function streamWithFault(
   deviceId: string,
-  fault: (gate: Gate) => Promise<void>,
-  publisherReconnectMs = 300,
+  shares: number[],
+  fault: (round: number, gate: Gate) => Promise<void>,
+  {
+    publisherReconnectMs = 300,
+    ...options
+  }: { publisherReconnectMs?: number } & Pick<StreamOptions, 'resendUnrouted' | 'onUnrouted'> = {},
 ): Promise<void> {
   const publisher = await harness.publisher(publisherReconnectMs);
   const gate = new Gate();
-  const stream = publishStream(publisher, deviceId, MESSAGES, PER_SECOND, { gate });
-  await sleep(2000);
-  await fault(gate);
-  expect(await stream).toHaveLength(MESSAGES);
-  await expectAllStored(deviceId, MESSAGES);
+  let acknowledged = 0;
+  let published = 0;
+  let end = Number.POSITIVE_INFINITY;
+  const stream = publishStream(publisher, deviceId, Number.MAX_SAFE_INTEGER, PER_SECOND, {
+    ...options,
+    gate,
+    onAck: () => {
+      acknowledged += 1;
+    },
+    // Asked before each message: stop once it would be message `end`.
+    stop: () => {
+      if (published >= end) return true;
+      published += 1;
+      return false;
+    },
+  });
+  const marks: FaultMark[] = [];
+  for (const [round, share] of shares.entries()) {
+    await expect
+      .poll(() => acknowledged, { timeout: 60_000, message: `${share * 100} % of the stream acknowledged` })
+      .toBeGreaterThanOrEqual(share * MESSAGES);
+    marks.push({ acknowledged, stored: (await harness.points(deviceId)).length });
+    if (round === shares.length - 1) end = Math.max(MESSAGES, published + TAIL);
+    await fault(round, gate);
+  }
+  // Every message published was acknowledged.
+  expect(await stream).toEqual(Array.from({ length: published }, (_, seq) => seq));
+  expect(published).toBeGreaterThanOrEqual(MESSAGES);
+  for (const [round, mark] of marks.entries()) {
+    expect(mark.stored, `points stored before fault ${round + 1}`).toBeGreaterThan(0);
+    expect(mark.acknowledged, `messages acknowledged before fault ${round + 1}`).toBeLessThan(published);
+  }
+  await expectAllStored(deviceId, published);
 }
 
 describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () => {
   it('a. when the collector is killed with SIGKILL mid-stream and restarted with the same id, twice', async () => {
-    await streamWithFault(`a-${harness.run}`, async () => {
-      for (let round = 0; round < 2; round += 1) {
-        await collector.stop('SIGKILL');
-        await sleep(1000);
-        await collector.start();
-        await sleep(2000);
-      }
+    await streamWithFault(`a-${harness.run}`, [0.2, 0.6], async () => {
+      await collector.stop('SIGKILL');
+      await sleep(1000);
+      await collector.start();
     });
   });
 
   for (const server of ['influxdb', 'minio', 'postgres'] as const) {
     it(`${{ influxdb: 'b', minio: 'c', postgres: 'd' }[server]}. when ${server} is stopped for 30 s mid-stream`, async () => {
-      await streamWithFault(`${server}-${harness.run}`, async () => {
+      await streamWithFault(`${server}-${harness.run}`, [0.2], async () => {
         stack.signal('stop', server);
         await sleep(OUTAGE_MS);
         stack.signal('start', server);
@@ -102,45 +143,45 @@ describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () 
   // the crash-safe settings, SIGKILL. Publishing pauses around the SIGKILL: even crash-safe,
   // Mosquitto sends a PUBACK before it saves the message, so a kill in between loses it.
   it('e. when Mosquitto is stopped with SIGTERM and restarted, and when it is killed with SIGKILL, devices reconnecting first', async () => {
-    const deviceId = `e-${harness.run}`;
-    const publisher = await harness.publisher(200);
-    const gate = new Gate();
     const unrouted: number[] = [];
-    const stream = publishStream(publisher, deviceId, MESSAGES, PER_SECOND, {
-      gate,
-      resendUnrouted: true,
-      onUnrouted: (seq) => unrouted.push(seq),
-    });
-    await sleep(2000);
-    for (const action of ['stop', 'kill'] as const) {
-      collector.freeze(true);
-      if (action === 'kill') {
-        gate.close();
-        await sleep(500);
-      }
-      stack.signal(action, 'mosquitto');
-      await sleep(1000);
-      stack.signal('start', 'mosquitto', { IOT_STACK_MOSQUITTO_CRASH_SAFE: '1' });
-      gate.open();
-      const before = unrouted.length;
-      // The device is back and publishing while the collector is not: the broker routes nothing.
-      await expect.poll(() => unrouted.length, { timeout: 20_000 }).toBeGreaterThan(before + 100);
-      collector.freeze(false);
-      await expect.poll(() => collector.metric('iot_collector_mqtt_connected'), { timeout: 20_000 }).toBe(1);
-      await sleep(2000);
-    }
-    expect(await stream).toHaveLength(MESSAGES);
-    await expectAllStored(deviceId, MESSAGES);
+    // The second round's share is reached only once the collector takes the stream again.
+    await streamWithFault(
+      `e-${harness.run}`,
+      [0.2, 0.5],
+      async (round, gate) => {
+        const action = round === 0 ? 'stop' : 'kill';
+        collector.freeze(true);
+        if (action === 'kill') {
+          gate.close();
+          await sleep(500);
+        }
+        stack.signal(action, 'mosquitto');
+        await sleep(1000);
+        stack.signal('start', 'mosquitto', { IOT_STACK_MOSQUITTO_CRASH_SAFE: '1' });
+        gate.open();
+        const before = unrouted.length;
+        // The device is back and publishing while the collector is not: the broker routes nothing.
+        await expect.poll(() => unrouted.length, { timeout: 20_000 }).toBeGreaterThan(before + 100);
+        collector.freeze(false);
+        await expect
+          .poll(() => collector.metric('iot_collector_mqtt_connected'), { timeout: 20_000 })
+          .toBe(1);
+      },
+      { publisherReconnectMs: 200, resendUnrouted: true, onUnrouted: (seq) => unrouted.push(seq) },
+    );
   });
 
   it('f. with two collectors in one group, through a rolling restart (SIGTERM) and a scale-down from two to one with the drain step', async () => {
     const secondId = `test-${harness.run}-1`;
     const second = new CollectorProcess(harness.env({ MQTT_CLIENT_ID: secondId }), 18_401);
     await second.start();
-    await streamWithFault(`f-${harness.run}`, async () => {
-      for (const member of [collector, second]) {
+    // A rolling restart, one member after the other, then the scale-down.
+    await streamWithFault(`f-${harness.run}`, [0.2, 0.4, 0.6], async (round) => {
+      const member = [collector, second][round];
+      if (member) {
         expect(await member.stop('SIGTERM')).toBe(0);
         await member.start();
+        return;
       }
       // Scale-down: the second member leaves; the broker keeps dealing it a share until drained.
       expect(await second.stop('SIGTERM')).toBe(0);

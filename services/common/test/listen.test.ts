@@ -10,10 +10,7 @@ const logger = createLogger('listen-test', 'silent');
 
 afterAll(() => db.destroy());
 
-async function until(condition: () => boolean, what: string) {
-  for (let i = 0; i < 200 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 25));
-  if (!condition()) throw new Error(`timed out waiting for ${what}`);
-}
+const within = { timeout: 5000, interval: 25 };
 
 describe('listenToChannel', () => {
   it('reports each notification, and a dropped connection before and after reconnecting', async () => {
@@ -29,19 +26,19 @@ describe('listenToChannel', () => {
       retry: { minMs: 50, maxMs: 50 },
     });
     try {
-      await until(() => listener.listening(), 'listening');
+      await expect.poll(() => listener.listening(), { ...within, message: 'listening' }).toBe(true);
       expect(calls).toBe(1); // connected: whatever happened before is unknown
       await sql`select pg_notify(${channel}, 'a'), pg_notify('another_channel', 'b')`.execute(db);
-      await until(() => calls === 2, 'the notification');
+      await expect.poll(() => calls, { ...within, message: 'the notification' }).toBe(2);
 
       await sql`select pg_terminate_backend(pid) from pg_stat_activity
         where application_name = ${`listen ${channel}`}`.execute(db);
-      await until(() => !listener.listening(), 'the drop');
-      await until(() => listener.listening(), 'the reconnect');
+      await expect.poll(() => listener.listening(), { ...within, message: 'the drop' }).toBe(false);
+      await expect.poll(() => listener.listening(), { ...within, message: 'the reconnect' }).toBe(true);
       expect(calls).toBe(4); // dropped, then connected again
 
       await sql`select pg_notify(${channel}, '')`.execute(db);
-      await until(() => calls === 5, 'a notification after reconnecting');
+      await expect.poll(() => calls, { ...within, message: 'a notification after reconnecting' }).toBe(5);
     } finally {
       await listener.close();
     }

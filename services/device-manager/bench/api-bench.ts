@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { serve as serveNode } from '@hono/node-server';
 import { createInflux, influxEnv, loadConfig } from '@iot-meter/common';
-import { createTestDatabase } from '@iot-meter/common/testing';
+import { createTestDatabase, waitFor } from '@iot-meter/common/testing';
 import autocannon from 'autocannon';
 import { Hono } from 'hono';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
@@ -177,15 +177,14 @@ async function start(
   });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i += 1) {
-    if (
-      await fetch(`${base}${path}`).then(
+  await waitFor(
+    () =>
+      fetch(`${base}${path}`).then(
         (r) => r.ok,
         () => false,
-      )
-    )
-      return base;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${argv.join(' ')} did not answer on ${base}${path}`);
+      ),
+    `${argv.join(' ')} to answer on ${base}${path}`,
+    { timeoutMs: 30_000 },
+  );
+  return base;
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { dispatchCommands } from '../src/commands/command-dispatcher.js';
 import { ApiHarness } from './api-harness.js';
 
@@ -27,12 +27,19 @@ afterAll(async () => {
   await api.dispose();
 });
 
+// vi.waitFor, not expect.poll: beforeAll waits for it too.
 async function untilConnected() {
-  for (let i = 0; i < 250 && !api.commands.isConnected(); i += 1) await new Promise((r) => setTimeout(r, 20));
+  await vi.waitFor(() => expect(api.commands.isConnected(), 'the command publisher').toBe(true), {
+    timeout: 5000,
+    interval: 20,
+  });
 }
 
+/** The messages the device received once there are `count`, taken out of `received`. */
 async function waitForMessages(count: number) {
-  for (let i = 0; i < 100 && received.length < count; i += 1) await new Promise((r) => setTimeout(r, 20));
+  await expect
+    .poll(() => received.length, { timeout: 2000, interval: 20, message: 'the device’s commands' })
+    .toBeGreaterThanOrEqual(count);
   return received.splice(0);
 }
 

@@ -1,20 +1,14 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ApiHarness } from './api-harness.js';
 
 // A minute-long cache: whatever a read sees fresh within this test was cleared, not expired.
 const api = new ApiHarness(inject('stackEnv'));
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 100; i += 1) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const listening = () => until(async () => api.readCaches?.listening(), Boolean, 'the LISTEN connection');
+const within = { timeout: 2000, interval: 20 };
+// vi.waitFor, not expect.poll: beforeAll waits for it too.
+const listening = () =>
+  vi.waitFor(() => expect(api.readCaches?.listening(), 'the LISTEN connection').toBe(true), within);
 const getDevice = async (id: string) =>
   (await api.call('GET', `/api/devices/${id}`)).json as { device_name: string; connection_status: string };
 const presence = (id: string, status: 'online' | 'offline') =>
@@ -40,11 +34,9 @@ describe('read cache', () => {
     const cleared = api.readCaches?.cleared() ?? 0;
     await api.call('POST', '/api/devices', { json: { device_id: 'c-1', device_name: 'First' } });
     // The insert's own notification arrives a moment later and clears the cache again: wait for it.
-    await until(
-      async () => api.readCaches?.cleared(),
-      (n) => (n ?? 0) > cleared,
-      'the insert’s notification',
-    );
+    await expect
+      .poll(() => api.readCaches?.cleared() ?? 0, { ...within, message: 'the insert’s notification' })
+      .toBeGreaterThan(cleared);
     expect(await getDevice('c-1')).toMatchObject({ device_name: 'First', connection_status: 'unknown' });
 
     // A collector's presence update does not clear the cache: the answer is kept.
@@ -58,11 +50,11 @@ describe('read cache', () => {
     // Another replica's write (straight to PostgreSQL here) arrives as a notification.
     await presence('c-1', 'offline');
     await api.database.db.updateTable('devices').set({ device_name: 'Third' }).execute();
-    const seen = await until(
-      () => getDevice('c-1'),
-      (d) => d.device_name === 'Third',
-      'the other replica’s write',
-    );
+    const seen = await vi.waitFor(async () => {
+      const device = await getDevice('c-1');
+      expect(device.device_name, 'the other replica’s write').toBe('Third');
+      return device;
+    }, within);
     expect(seen.connection_status).toBe('offline');
   });
 
@@ -87,11 +79,7 @@ describe('read cache', () => {
       where application_name = 'listen device_registry' and datname = current_database()`.execute(
       api.database.db,
     );
-    await until(
-      async () => api.readCaches?.listening(),
-      (up) => up === false,
-      'the drop',
-    );
+    await expect.poll(() => api.readCaches?.listening(), { ...within, message: 'the drop' }).toBe(false);
     expect(await getDevice('c-3')).toMatchObject({ connection_status: 'unknown' });
     await presence('c-3', 'online');
     expect(await getDevice('c-3')).toMatchObject({ connection_status: 'online' });

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 
 const stackEnv = inject('stackEnv');
 const KEY = 'tracing-admin-key-0123456789abcdef0123456';
@@ -49,17 +49,10 @@ beforeAll(async () => {
     },
     stdio: 'inherit',
   });
-  for (let i = 0; i < 100; i += 1) {
-    if (
-      await fetch(`${base}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('device-manager did not start');
+  await vi.waitFor(
+    async () => expect((await fetch(`${base}/healthz`)).ok, 'device-manager’s /healthz').toBe(true),
+    { timeout: 10_000, interval: 100 },
+  );
 });
 afterAll(async () => {
   service?.kill('SIGTERM');
@@ -81,9 +74,13 @@ describe('the service process', () => {
       headers: { ...headers, traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     });
     expect(metrics.status).toBe(200);
-    for (let i = 0; i < 50 && !spans.some((s) => s.name === 'influxdb query'); i += 1) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await expect
+      .poll(() => spans.some((s) => s.name === 'influxdb query'), {
+        timeout: 5000,
+        interval: 100,
+        message: 'the influxdb query span',
+      })
+      .toBe(true);
     const inTrace = spans.filter((s) => s.traceId === traceId);
     const request = inTrace.find((s) => s.name === 'GET /api/devices/:device_id/metrics');
     // The caller's traceparent is honoured: the request span continues its trace.

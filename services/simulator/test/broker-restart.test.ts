@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
-import { record, runSimulator, until } from './simulator-harness.js';
+import { record, runSimulator } from './simulator-harness.js';
 
 // A Mosquitto of this file's own, which it stops and starts while a fleet publishes.
 const stack = new PrivateStack(300);
@@ -36,12 +36,16 @@ describe('broker restart mid-run', () => {
       { MQTT_URL: stack.env.MQTT_URL },
     );
     const telemetry = () => recorder.messages.filter((m) => m.topic.endsWith('/telemetry'));
-    await until(() => telemetry().length >= 12, 'telemetry before the restart');
+    await expect
+      .poll(() => telemetry().length, { timeout: 30_000, message: 'telemetry before the restart' })
+      .toBeGreaterThanOrEqual(12);
     stack.signal('stop', 'mosquitto');
     await new Promise((r) => setTimeout(r, 4000)); // the devices sample on, into their buffers
     stack.signal('start', 'mosquitto');
     const before = telemetry().length;
-    await until(() => telemetry().length >= before + 16, 'telemetry after the restart');
+    await expect
+      .poll(() => telemetry().length, { timeout: 30_000, message: 'telemetry after the restart' })
+      .toBeGreaterThanOrEqual(before + 16);
     sim.child.kill('SIGTERM');
     const summary = await sim.summary;
     expect(summary).toMatchObject({ devices: 4, samplesDropped: 0, buffered: 0 });

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from './simulator-harness.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // `npm start`'s pipeline end to end, on a private stack (its own ports and data) that the
 // pipeline starts itself, and so also stops on Ctrl-C.
@@ -52,10 +51,12 @@ beforeAll(async () => {
   pipeline.stderr?.on('data', (chunk) => {
     output += chunk;
   });
-  await until(
-    () => /admin key +([0-9a-f]{48})/.test(output) || pipeline.exitCode !== null,
-    'the pipeline',
-    180_000,
+  await vi.waitFor(
+    () =>
+      expect(/admin key +([0-9a-f]{48})/.test(output) || pipeline.exitCode !== null, 'the pipeline').toBe(
+        true,
+      ),
+    { timeout: 180_000, interval: 50 },
   );
   key = /admin key +([0-9a-f]{48})/.exec(output)?.[1] ?? '';
   if (!key) throw new Error(`the pipeline did not start:\n${output}`);
@@ -69,31 +70,25 @@ afterAll(() => {
 
 describe('npm start', () => {
   it('registers the fleet, stores its telemetry and serves it through the API', async () => {
-    let devices: Record<string, unknown>[] = [];
-    for (
-      let i = 0;
-      i < 100 && !(devices.length === 3 && devices.every((d) => d.connection_status === 'online'));
-      i += 1
-    ) {
-      devices = await get('/api/devices?sort=device_id');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(devices.map((d) => [d.device_id, d.device_type, d.connection_status, d.fw_version])).toEqual([
-      ['sim-001', 'environment_sensor', 'online', '2.1.0'],
-      ['sim-002', 'power_meter_dc', 'online', '2.1.0'],
-      ['sim-003', 'power_meter_ac', 'online', '2.1.0'],
-    ]);
-    let points: { metric: string }[] = [];
-    for (let i = 0; i < 100 && points.length === 0; i += 1) {
-      points = (await get('/api/devices/sim-003/metrics?start=-5m')) as unknown as { metric: string }[];
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect([...new Set(points.map((p) => p.metric))].sort()).toEqual([
-      'current_ac',
-      'frequency',
-      'pf',
-      'voltage_ac',
-    ]);
+    const within = { timeout: 20_000, interval: 200 };
+    await expect
+      .poll(async () => {
+        const devices = await get('/api/devices?sort=device_id');
+        return devices.map((d) => [d.device_id, d.device_type, d.connection_status, d.fw_version]);
+      }, within)
+      .toEqual([
+        ['sim-001', 'environment_sensor', 'online', '2.1.0'],
+        ['sim-002', 'power_meter_dc', 'online', '2.1.0'],
+        ['sim-003', 'power_meter_ac', 'online', '2.1.0'],
+      ]);
+    await expect
+      .poll(async () => {
+        const points = (await get('/api/devices/sim-003/metrics?start=-5m')) as unknown as {
+          metric: string;
+        }[];
+        return [...new Set(points.map((p) => p.metric))].sort();
+      }, within)
+      .toEqual(['current_ac', 'frequency', 'pf', 'voltage_ac']);
   });
 
   it('round-trips every command: sent, answered by the device, acknowledged in the API', {
@@ -111,35 +106,22 @@ describe('npm start', () => {
         fw_size_bytes: 1_048_576,
       }),
     };
-    const final = {
-      update_config: 'accepted',
-      request_status: 'accepted',
-      reboot: 'accepted',
-      factory_reset: 'accepted',
-      start_ota: 'success',
+    const results = async () => {
+      const rows = await Promise.all(Object.values(sent).map((id) => get(`/api/commands/${id}`)));
+      return Object.fromEntries(
+        Object.keys(sent).map((name, i) => [name, [rows[i]?.status, rows[i]?.ack_detail]]),
+      );
     };
-    const results: Record<string, [unknown, unknown]> = {};
-    for (const [name, id] of Object.entries(sent)) {
-      for (let i = 0; i < 300; i += 1) {
-        const row = await get(`/api/commands/${id}`);
-        results[name] = [row.status, row.ack_detail];
-        if (row.status === final[name as keyof typeof final]) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    expect(results).toEqual({
+    await expect.poll(results, { timeout: 60_000, interval: 200 }).toEqual({
       update_config: ['accepted', 'Config updated: hello_interval_s=60'],
       request_status: ['accepted', 'Status requested'],
       reboot: ['accepted', 'Rebooting (back in 3000 ms)'],
       factory_reset: ['accepted', 'Factory reset: settings restored, rebooting'],
       start_ota: ['success', 'firmware 2.2.0 running'],
     });
-    let device: Record<string, unknown> = {};
-    for (let i = 0; i < 100 && device.fw_version !== '2.2.0'; i += 1) {
-      device = await get('/api/devices/sim-001');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(device).toMatchObject({ fw_version: '2.2.0', connection_status: 'online' });
+    await expect
+      .poll(() => get('/api/devices/sim-001'), { timeout: 20_000, interval: 200 })
+      .toMatchObject({ fw_version: '2.2.0', connection_status: 'online' });
     // Reboots start seq over; the collector tells that from a gap.
     const alerts = (await get('/api/alerts')) as unknown as { alert_type: string }[];
     expect(alerts.filter((a) => a.alert_type === 'sequence_gap')).toEqual([]);

@@ -59,11 +59,3 @@ export async function record(url: string, prefix: string, clientId: string) {
     close: () => client.endAsync(false, { properties: { sessionExpiryInterval: 0 } }),
   };
 }
-
-export async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
-import { type Received, record, runSimulator, until } from './simulator-harness.js';
+import { type Received, record, runSimulator } from './simulator-harness.js';
 
 // A broker of this file's own: the fleets' telemetry must not reach other test files' collectors.
 const stack = new PrivateStack(500);
@@ -33,11 +33,18 @@ describe('simulator process on the broker', () => {
       ['--devices', '3', '--prefix', prefix, '--send-interval', '1', '--seed', 'clean', '--types', 'env,dc'],
       { MQTT_URL },
     );
-    await until(() => ofPrefix(prefix, 'telemetry').length >= 6, 'telemetry');
+    await expect
+      .poll(() => ofPrefix(prefix, 'telemetry').length, { timeout: 30_000, message: 'telemetry' })
+      .toBeGreaterThanOrEqual(6);
     sim.child.kill('SIGTERM');
     const summary = await sim.summary;
     expect((await sim.exit).code).toBe(0);
-    await until(() => statuses(prefix).length === 6, 'online and offline of three devices');
+    await expect
+      .poll(() => statuses(prefix).length, {
+        timeout: 30_000,
+        message: 'online and offline of three devices',
+      })
+      .toBe(6);
     expect(statuses(prefix).sort()).toEqual([
       [`${prefix}001`, 'offline', true],
       [`${prefix}001`, 'online', true],
@@ -62,10 +69,10 @@ describe('simulator process on the broker', () => {
   it('killed, its devices’ Last Will says offline (with no time: nobody knows when it fires)', async () => {
     const prefix = `sim${run}b-`;
     const sim = runSimulator(['--devices', '2', '--prefix', prefix, '--send-interval', '1'], { MQTT_URL });
-    await until(() => statuses(prefix).length === 2, 'online');
+    await expect.poll(() => statuses(prefix).length, { timeout: 30_000, message: 'online' }).toBe(2);
     sim.child.kill('SIGKILL');
     expect((await sim.exit).signal).toBe('SIGKILL');
-    await until(() => statuses(prefix).length === 4, 'the Last Wills');
+    await expect.poll(() => statuses(prefix).length, { timeout: 30_000, message: 'the Last Wills' }).toBe(4);
     expect(statuses(prefix).sort()).toEqual([
       [`${prefix}001`, 'offline', false],
       [`${prefix}001`, 'online', true],

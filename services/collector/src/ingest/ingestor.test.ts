@@ -1,5 +1,5 @@
 import { createLogger } from '@iot-meter/common';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { InboundMessage } from '../mqtt/session-consumer.js';
 import type { Batch } from './batch.js';
 import { Ingestor, type IngestorOptions } from './ingestor.js';
@@ -54,6 +54,14 @@ function createIngestor(store: IngestorOptions['store'], overrides: Partial<Inge
   });
 }
 
+// The flush interval and the retry delays run on a fake clock: each test moves time itself.
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('Ingestor', () => {
   it('stores full batches at once and a partial one after the flush interval, settling only stored messages', async () => {
     const fake = createFakeStore();
@@ -61,14 +69,16 @@ describe('Ingestor', () => {
     const settled: number[] = [];
     for (let seq = 1; seq <= 7; seq += 1) ingestor.accept(message(seq), () => settled.push(seq));
 
-    await expect
-      .poll(() => fake.stored)
-      .toEqual([
-        [1, 2, 3],
-        [4, 5, 6],
-      ]);
-    // Message 7 waits for its interval; nothing else arrives to push it out.
-    await expect.poll(() => fake.stored.length, { timeout: 1000 }).toBe(3);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.stored).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    // Message 7 waits for its interval (50 ms); nothing else arrives to push it out.
+    await vi.advanceTimersByTimeAsync(49);
+    expect(fake.stored).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fake.stored.length).toBe(3);
     expect(fake.stored[2]).toEqual([7]);
     expect(settled).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
@@ -77,12 +87,12 @@ describe('Ingestor', () => {
     const fake = createFakeStore();
     const ingestor = createIngestor(fake.store, { maxConcurrentBatches: 1 });
     for (let seq = 1; seq <= 7; seq += 1) ingestor.accept(message(seq), () => {});
-    await expect
-      .poll(() => fake.stored)
-      .toEqual([
-        [1, 2, 3],
-        [4, 5, 6, 7],
-      ]);
+    // The open batch takes 4 to 7 while the first is stored, and is stored once the slot is free.
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.stored).toEqual([
+      [1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
   });
 
   it('retries a failed store until it succeeds and settles nothing before', async () => {
@@ -93,7 +103,9 @@ describe('Ingestor', () => {
     for (let seq = 1; seq <= 3; seq += 1) ingestor.accept(message(seq), () => settled.push(seq));
     expect(settled).toEqual([]);
 
-    await expect.poll(() => settled).toEqual([1, 2, 3]);
+    // Three failures, each followed by a backoff of at most retryMaxMs (5 ms).
+    await vi.advanceTimersByTimeAsync(15);
+    expect(settled).toEqual([1, 2, 3]);
     expect(errors).toEqual([0, 1, 2]);
     expect(fake.calls).toBe(4);
     expect(fake.stored).toEqual([[1, 2, 3]]);
@@ -104,7 +116,8 @@ describe('Ingestor', () => {
     const ingestor = createIngestor(async (batch) => void batches.push(batch), { batchMaxMessages: 2 });
     ingestor.accept(message(1, 'not json'), () => {});
     ingestor.accept(message(2), () => {});
-    await expect.poll(() => batches.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches.length).toBe(1);
     expect(batches[0]?.entries.map((e) => [e.rejection?.reason, e.decoded?.kind])).toEqual([
       ['invalid_json', undefined],
       [undefined, 'telemetry'],
@@ -116,7 +129,10 @@ describe('Ingestor', () => {
     const ingestor = createIngestor(fake.store, { flushIntervalMs: 60_000 });
     const settled: number[] = [];
     for (let seq = 1; seq <= 5; seq += 1) ingestor.accept(message(seq), () => settled.push(seq));
-    await ingestor.drain();
+    const drained = ingestor.drain();
+    // The first batch's store fails once and is retried after at most retryMaxMs (5 ms).
+    await vi.advanceTimersByTimeAsync(5);
+    await drained;
     expect(settled).toEqual([1, 2, 3, 4, 5]);
     expect(fake.stored).toEqual([
       [1, 2, 3],
