@@ -29,7 +29,7 @@ import { saveSessionFilters } from '../src/mqtt/session-filters.repository.js';
 import { CollectorHarness } from '../test/collector-harness.js';
 import { CollectorProcess } from '../test/collector-process.js';
 import { DeliveryLedger, type DeliveryVerdict } from '../test/delivery-ledger.js';
-import { publishStream, seedTelemetry, seqOf, telemetry } from '../test/device-stream.js';
+import { publishStream, seqOf, telemetry, v1Telemetry } from '../test/device-stream.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -485,7 +485,7 @@ async function mosquittoPub(
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const startedAt = Date.now();
   for (let seq = 0; seq < count; seq += 1) {
-    child.stdin.write(`${seedTelemetry(deviceId, seq)}\n`);
+    child.stdin.write(`${v1Telemetry(deviceId, seq)}\n`);
     const wait = startedAt + ((seq + 1) * 1000) / perSecond - Date.now();
     if (wait > 0) await sleep(wait);
   }

@@ -15,8 +15,8 @@ export function telemetry(deviceId: string, seq: number): string {
   });
 }
 
-/** The seed's (v1) telemetry message for `seq`: its temperature is seq, its time derived from seq. */
-export function seedTelemetry(deviceId: string, seq: number): string {
+/** The original (v1) telemetry message for `seq`: its temperature is seq, its time derived from seq. */
+export function v1Telemetry(deviceId: string, seq: number): string {
   return JSON.stringify({
     timestamp: new Date(BASE_MS + seq * 1000).toISOString(),
     device_id: deviceId,
@@ -86,7 +86,7 @@ export async function publishStream(
   perSecond: number,
   { gate = new Gate(), format = 'v2', onAck, stop, onUnrouted, resendUnrouted = false }: StreamOptions = {},
 ): Promise<number[]> {
-  const message = format === 'v1' ? seedTelemetry : telemetry;
+  const message = format === 'v1' ? v1Telemetry : telemetry;
   const acked: number[] = [];
   const pending: Promise<void>[] = [];
   let started = Date.now();

@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 describe('collector ingest on the local stack', () => {
-  it("stores the seed README's example as exactly one point and one byte-exact archive record", async () => {
+  it('stores the original MQTT example (architecture §8) as exactly one point and one byte-exact archive record', async () => {
     const payload =
       '{"timestamp":"2026-02-12T16:00:00.000Z","device_id":"device-001","temperature":23.5,"unit":"celsius"}';
     const publisher = await harness.publisher();

@@ -17,7 +17,7 @@ const device004 = {
 };
 
 describe('devices', () => {
-  it('creates, reads, updates, heartbeats and deletes a device (the seed README examples)', async () => {
+  it('creates, reads, updates, heartbeats and deletes a device (the original API’s examples)', async () => {
     const created = await api.call('POST', '/api/devices', { json: device004 });
     expect(created.status).toBe(201);
     expect(created.json).toEqual({
@@ -58,7 +58,7 @@ describe('devices', () => {
     });
   });
 
-  it('accepts metadata as a JSON string too, as the seed’s own tests send it', async () => {
+  it('accepts metadata as a JSON string too, as the original API’s own tests send it', async () => {
     const created = await api.call('POST', '/api/devices', {
       json: { device_id: 'meta-str', device_name: 'M', metadata: '{"a":1}' },
     });

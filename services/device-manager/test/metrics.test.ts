@@ -40,7 +40,7 @@ describe('metrics', () => {
     );
   });
 
-  it('keeps the seed’s default and relative ranges', async () => {
+  it('keeps the original API’s default and relative ranges', async () => {
     const lastHour = await api.call('GET', `/api/devices/${device}/metrics`);
     expect((lastHour.json as unknown[]).length).toBe(240);
     const day = await api.call('GET', `/api/devices/${device}/metrics?start=-24h&stop=now()`);

@@ -69,7 +69,7 @@ afterAll(() => api.dispose());
 const range = `start=${at(0)}&stop=${at(60)}`;
 
 describe('raw data', () => {
-  it('lists a device’s archive segments from the index, newest first (the seed’s route)', async () => {
+  it('lists a device’s archive segments from the index, newest first (the original API’s route)', async () => {
     const r = await api.call('GET', '/api/devices/raw-1/raw-data');
     expect(r.status).toBe(200);
     expect(r.json).toEqual([

@@ -4,8 +4,8 @@ import { serve } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_KEY, ApiHarness } from './api-harness.js';
 
-// The seed README's curl examples, byte for byte, run by curl against the API on a real port; the
-// only change is the authorization header every /api request now needs.
+// The original API's curl examples (architecture §8), byte for byte, run by curl against the API on
+// a real port; the only change is the authorization header every /api request now needs.
 const EXAMPLES = [
   `curl http://localhost:8080/api/devices`,
   `curl http://localhost:8080/api/devices/device-001`,
@@ -75,7 +75,7 @@ async function writePoints() {
     .values({
       kind: 'raw',
       device_id: 'device-001',
-      object_key: 'raw/seed.records',
+      object_key: 'raw/original.records',
       byte_offset: 0,
       byte_length: 100,
       message_count: 1,
@@ -99,7 +99,7 @@ async function curl(example: string) {
   return { status: Number(lines.pop()), body: JSON.parse(lines.join('\n')) };
 }
 
-describe('the seed README examples', () => {
+describe('the original API examples', () => {
   it('all work verbatim, in the README’s order', async () => {
     const results = [];
     for (const example of EXAMPLES) results.push(await curl(example));
@@ -141,7 +141,7 @@ describe('the seed README examples', () => {
     ]);
     expect(day.map((p: { value: number }) => p.value)).toEqual([21, 60, 23.5]);
     expect(temperature.map((p: { value: number }) => p.value)).toEqual([23.5]);
-    expect(raw).toMatchObject([{ filename: 'raw/seed.records', message_count: 1 }]);
+    expect(raw).toMatchObject([{ filename: 'raw/original.records', message_count: 1 }]);
     expect([alerts, unacked]).toEqual([[], []]);
     expect(alert).toMatchObject({
       id: 1,
