@@ -1,46 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { LocalPipeline, removeStack } from './local-pipeline-process.js';
 
 // However `npm start` dies, the services it started die with it: killed outright, or left with an
 // output that broke under it (`npm start | tee log`, then Ctrl-C, which stops tee first).
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const stackDir = '/var/tmp/iot-meter-private-pipeline-exit';
 const stackEnv = { IOT_STACK_DIR: stackDir, IOT_STACK_PORT_OFFSET: '450' };
-
-function startPipeline(): { pipeline: ChildProcess; started: Promise<void> } {
-  const pipeline = spawn(
-    process.execPath,
-    [
-      '--conditions=iot-meter-source',
-      '--import',
-      'tsx',
-      'scripts/start/local-pipeline.ts',
-      '--devices',
-      '2',
-      '--send-interval',
-      '1',
-      '--api-port',
-      '18592',
-      '--collector-port',
-      '18593',
-    ],
-    { cwd: root, env: { ...process.env, ...stackEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  pipeline.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const started = new Promise<void>((resolve, reject) => {
-    pipeline.stdout?.on('data', (chunk) => {
-      output += chunk;
-      if (output.includes('iot-meter: running')) resolve();
-    });
-    pipeline.once('exit', () => reject(new Error(`the pipeline did not start:\n${output}`)));
-  });
-  return { pipeline, started };
-}
+const start = () => new LocalPipeline(stackEnv, { api: 18592, collector: 18593 }, 2);
 
 /** The processes this file's pipelines started: each has the private stack's folder in its env. */
 function services(): string[] {
@@ -58,36 +24,27 @@ function services(): string[] {
   return found.sort();
 }
 
-const exited = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-
-afterAll(() => {
-  spawnSync('bash', ['scripts/stack/stack.sh', 'down'], { cwd: root, env: { ...process.env, ...stackEnv } });
-  rmSync(stackDir, { recursive: true, force: true });
-});
+afterAll(() => removeStack(stackEnv));
 
 describe('npm start never leaves its services behind', () => {
   it('when it is killed with SIGKILL', { timeout: 240_000 }, async () => {
-    const { pipeline, started } = startPipeline();
-    await started;
+    const pipeline = start();
+    await pipeline.started;
     expect(services()).toEqual(['collector', 'device-manager', 'simulator']);
-    pipeline.kill('SIGKILL');
-    await exited(pipeline);
+    pipeline.child.kill('SIGKILL');
+    await pipeline.exited();
     await vi.waitFor(() => expect(services()).toEqual([]), { timeout: 60_000, interval: 200 });
   });
 
   it('when its output breaks before Ctrl-C', { timeout: 240_000 }, async () => {
     // The stack is still up from the first case, so this run leaves it running, as it found it.
-    const { pipeline, started } = startPipeline();
-    await started;
+    const pipeline = start();
+    await pipeline.started;
     expect(services()).toEqual(['collector', 'device-manager', 'simulator']);
-    pipeline.stdout?.destroy();
-    pipeline.stderr?.destroy();
-    pipeline.kill('SIGINT');
-    expect(await exited(pipeline)).toBe(0);
+    pipeline.child.stdout?.destroy();
+    pipeline.child.stderr?.destroy();
+    pipeline.child.kill('SIGINT');
+    expect(await pipeline.exited()).toBe(0);
     // It stopped them itself (the collector's drain ran too) before it exited.
     expect(services()).toEqual([]);
   });

@@ -1,15 +1,14 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalPipeline, removeStack } from './local-pipeline-process.js';
 
 // `npm start`'s pipeline end to end, on a private stack (its own ports and data) that the
 // pipeline starts itself, and so also stops on Ctrl-C.
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const stackEnv = { IOT_STACK_DIR: '/var/tmp/iot-meter-private-pipeline', IOT_STACK_PORT_OFFSET: '400' };
 const api = 'http://127.0.0.1:18590';
-let pipeline: ChildProcess;
-let output = '';
+let pipeline: LocalPipeline;
 let key = '';
 
 const get = async (path: string) => {
@@ -27,45 +26,13 @@ const command = async (device: string, cmd: string, params: Record<string, unkno
 };
 
 beforeAll(async () => {
-  pipeline = spawn(
-    process.execPath,
-    [
-      '--conditions=iot-meter-source',
-      '--import',
-      'tsx',
-      'scripts/start/local-pipeline.ts',
-      '--devices',
-      '3',
-      '--send-interval',
-      '1',
-      '--api-port',
-      '18590',
-      '--collector-port',
-      '18591',
-    ],
-    { cwd: root, env: { ...process.env, ...stackEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  pipeline.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  pipeline.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  await vi.waitFor(
-    () =>
-      expect(/admin key +([0-9a-f]{48})/.test(output) || pipeline.exitCode !== null, 'the pipeline').toBe(
-        true,
-      ),
-    { timeout: 180_000, interval: 50 },
-  );
-  key = /admin key +([0-9a-f]{48})/.exec(output)?.[1] ?? '';
-  if (!key) throw new Error(`the pipeline did not start:\n${output}`);
+  pipeline = new LocalPipeline(stackEnv, { api: 18590, collector: 18591 }, 3);
+  key = await pipeline.started;
 }, 200_000);
 
 afterAll(() => {
-  if (pipeline.exitCode === null) pipeline.kill('SIGKILL');
-  spawnSync('bash', ['scripts/stack/stack.sh', 'down'], { cwd: root, env: { ...process.env, ...stackEnv } });
-  rmSync(stackEnv.IOT_STACK_DIR, { recursive: true, force: true });
+  if (pipeline.child.exitCode === null) pipeline.child.kill('SIGKILL');
+  removeStack(stackEnv);
 });
 
 describe('npm start', () => {
@@ -128,10 +95,9 @@ describe('npm start', () => {
   });
 
   it('stops everything on Ctrl-C, including the stack it started', { timeout: 120_000 }, async () => {
-    pipeline.kill('SIGINT');
-    const code = await new Promise((resolve) => pipeline.once('exit', resolve));
-    expect(code).toBe(0);
-    expect(output).toContain('iot-meter: stopped\n');
+    pipeline.child.kill('SIGINT');
+    expect(await pipeline.exited()).toBe(0);
+    expect(pipeline.output).toContain('iot-meter: stopped\n');
     const status = spawnSync('bash', ['scripts/stack/stack.sh', 'status'], {
       cwd: root,
       env: { ...process.env, ...stackEnv },

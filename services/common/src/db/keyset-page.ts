@@ -34,6 +34,24 @@ export type KeysetColumn<Row> = {
 /** The sort of a keyset-paged list: its columns, most significant first, all in one direction. */
 export type Keyset<Row> = { columns: readonly KeysetColumn<Row>[]; descending: boolean };
 
+/**
+ * The creation order of rows with a `created_at` and an integer `id` (ties broken by id), read as
+ * `created_at::text` into `created_at_key`; `table` qualifies the columns in a join.
+ */
+export function creationOrder<Row extends { created_at_key: string; id: number }>(
+  descending: boolean,
+  table?: string,
+): Keyset<Row> {
+  const column = (name: string) => (table ? `${table}.${name}` : name);
+  return {
+    columns: [
+      { column: column('created_at'), type: 'timestamptz', value: (row) => row.created_at_key },
+      { column: column('id'), type: 'int', value: (row) => row.id },
+    ],
+    descending,
+  };
+}
+
 /** Encodes a row's sort key as an opaque cursor. */
 export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');

@@ -1,4 +1,4 @@
-import { type Database, findKeysetPage } from '@iot-meter/common';
+import { creationOrder, type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 
 /** A list request, as the routes validate it. */
@@ -37,17 +37,7 @@ export async function findAlerts(db: Kysely<Database>, filters: AlertQuery) {
   }
   if (filters.severity !== undefined) query = query.where('severity', '=', filters.severity);
   if (filters.alert_type !== undefined) query = query.where('alert_type', '=', filters.alert_type);
-  return findKeysetPage(
-    query,
-    {
-      columns: [
-        { column: 'created_at', type: 'timestamptz', value: (row) => row.created_at_key },
-        { column: 'id', type: 'int', value: (row) => row.id },
-      ],
-      descending: true,
-    },
-    filters,
-  );
+  return findKeysetPage(query, creationOrder(true), filters);
 }
 
 export async function insertAlert(

@@ -1,4 +1,4 @@
-import { type Database, findKeysetPage } from '@iot-meter/common';
+import { creationOrder, type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 
 const COLUMNS = [
@@ -62,17 +62,7 @@ export async function findCommands(
     .select([...COLUMNS, sql<string>`created_at::text`.as('created_at_key')])
     .where('device_id', '=', q.deviceId);
   if (q.status !== undefined) query = query.where('status', '=', q.status);
-  return findKeysetPage(
-    query,
-    {
-      columns: [
-        { column: 'created_at', type: 'timestamptz', value: (row) => row.created_at_key },
-        { column: 'id', type: 'int', value: (row) => row.id },
-      ],
-      descending: true,
-    },
-    q,
-  );
+  return findKeysetPage(query, creationOrder(true), q);
 }
 
 /** The original API's manual acknowledgement: the result becomes the status. */

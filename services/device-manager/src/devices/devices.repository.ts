@@ -1,4 +1,4 @@
-import { type Database, findKeysetPage } from '@iot-meter/common';
+import { creationOrder, type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 import type { Device } from './devices.schema.js';
 
@@ -78,15 +78,12 @@ export async function findDevices(
   }
   const { items, next } = await findKeysetPage(
     query,
-    {
-      columns: page.sort.endsWith('created_at')
-        ? [
-            { column: 'd.created_at', type: 'timestamptz', value: (row) => row.created_at_key },
-            { column: 'd.id', type: 'int', value: (row) => row.id },
-          ]
-        : [{ column: 'd.device_id', type: 'text', value: (row) => row.device_id }],
-      descending: page.sort.startsWith('-'),
-    },
+    page.sort.endsWith('created_at')
+      ? creationOrder(page.sort.startsWith('-'), 'd')
+      : {
+          columns: [{ column: 'd.device_id', type: 'text', value: (row) => row.device_id }],
+          descending: page.sort.startsWith('-'),
+        },
     page,
   );
   return { items: items.map(toDevice), next };
