@@ -86,6 +86,10 @@ describe.each(['(defaults)', ...scenarios])('chart rendered with %s', (file) => 
           expect(container.livenessProbe, where).toBeDefined();
           expect(container.readinessProbe, where).toBeDefined();
         }
+        if (container.name === 'collector' || container.name === 'device-manager') {
+          // Their /readyz waits up to 2 s per dependency.
+          expect(container.readinessProbe, where).toMatchObject({ timeoutSeconds: 3 });
+        }
         expect(Object.keys(container.resources?.requests ?? {}).sort(), where).toEqual(['cpu', 'memory']);
         expect(Object.keys(container.resources?.limits ?? {}).sort(), where).toEqual(['cpu', 'memory']);
       }

@@ -17,15 +17,18 @@ install_cached() {
   local tmp
   tmp=$(mktemp -d "$cache_root/.build.XXXXXX")
   echo "building $(basename "$out") (first run only; cached at $out)" >&2
-  if ! (cd "$tmp" && GOBIN="$tmp/bin" GOFLAGS=-buildvcs=false "$@") >&2; then
+  # The build runs without the lock's descriptor, so nothing it leaves running can hold the lock.
+  if ! (cd "$tmp" && GOBIN="$tmp/bin" GOFLAGS=-buildvcs=false "$@") {lock}>&- >&2; then
     rm -rf "$tmp"
     exec {lock}>&-
     echo "build of $(basename "$out") failed" >&2
     return 1
   fi
-  mv "$tmp/bin/$binary" "$out"
+  local moved=0
+  mv "$tmp/bin/$binary" "$out" || moved=$?
   rm -rf "$tmp"
   exec {lock}>&-
+  [ "$moved" = 0 ] || { echo "could not install $(basename "$out")" >&2; return 1; }
   echo "$out"
 }
 
@@ -114,7 +117,7 @@ build_schemathesis() {
   [ -f "$dir/.installed" ] && { exec {lock}>&-; echo "$dir/bin/st"; return; }
   echo "installing schemathesis (first run only; cached at $dir)" >&2
   rm -rf "$dir"
-  if ! { python3 -m venv "$dir" && "$dir/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; } >&2; then
+  if ! { python3 -m venv "$dir" && "$dir/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; } {lock}>&- >&2; then
     rm -rf "$dir"
     exec {lock}>&-
     echo "install of schemathesis failed" >&2

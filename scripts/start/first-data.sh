@@ -15,6 +15,8 @@ cleanup() {
   [ -n "$pid" ] && kill -INT -- "-$pid" 2>/dev/null && wait "$pid"
   IOT_STACK_DIR=$work/stack IOT_STACK_PORT_OFFSET=470 bash "$work/iot-meter/scripts/stack/stack.sh" down \
     >/dev/null 2>&1 || true
+  # Go keeps its module cache read-only.
+  chmod -R u+w "$work" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,15 +36,21 @@ setsid npm start -- --devices 2 --send-interval 1 --api-port 18594 --collector-p
   >"$work/start.log" 2>&1 &
 pid=$!
 
+# A cold start builds for tens of minutes on a small machine; past an hour something is wrong.
+deadline=$((SECONDS + 3600))
+alive() {
+  kill -0 "$pid" 2>/dev/null || { tail -n 40 "$work/start.log"; echo "first-data: npm start exited" >&2; exit 1; }
+  [ $SECONDS -lt $deadline ] || { tail -n 40 "$work/start.log"; echo "first-data: no data within an hour" >&2; exit 1; }
+}
 key=
 until [ -n "$key" ]; do
-  kill -0 "$pid" 2>/dev/null || { tail -n 40 "$work/start.log"; echo "first-data: npm start exited" >&2; exit 1; }
+  alive
   key=$(sed -n 's/^ *admin key *\([0-9a-f]\{48\}\)$/\1/p' "$work/start.log")
   sleep 1
 done
 banner=$((SECONDS - started))
-until curl -fs -H "Authorization: Bearer $key" "$api/api/devices/sim-001/metrics?start=-5m" | grep -q '"value"'; do
-  kill -0 "$pid" 2>/dev/null || { tail -n 40 "$work/start.log"; echo "first-data: npm start exited" >&2; exit 1; }
+until curl -fs -m 5 -H "Authorization: Bearer $key" "$api/api/devices/sim-001/metrics?start=-5m" | grep -q '"value"'; do
+  alive
   sleep 0.5
 done
 echo "first-data: ${1:-warm}: banner after ${banner} s, first point served after $((SECONDS - started)) s"

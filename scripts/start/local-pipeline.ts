@@ -54,10 +54,14 @@ function node(argv: string[]): string[] {
   return argv.map((a) => (a.startsWith('services/') ? join(root, a) : a));
 }
 
-function spawnService(argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
+function spawnService(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  stderr: 'pipe' | 'inherit' = 'pipe',
+): ChildProcess {
   return spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, ...node(argv)], {
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', stderr],
     detached: true,
   });
 }
@@ -126,8 +130,11 @@ function shutdown(code: number): Promise<never> {
       timeout: 60_000,
     });
     rmSync(targetFile, { force: true });
-    if (!stackWasUp)
-      process.stdout.write(spawnSync('bash', [stackScript, 'down'], { encoding: 'utf8' }).stdout);
+    if (!stackWasUp) {
+      const down = spawnSync('bash', [stackScript, 'down'], { encoding: 'utf8' });
+      process.stdout.write(down.stdout);
+      process.stderr.write(down.stderr);
+    }
     say(`stopped${stackWasUp ? ' (the stack was already running and still is)' : ''}`);
     process.exit(code);
   })();
@@ -168,7 +175,10 @@ try {
       args['send-interval'],
       '--register',
     ],
-    { ...serviceEnv, API_URL: apiUrl, API_KEY: adminKey },
+    // Its logs only when something is wrong: the banner says what runs.
+    { ...serviceEnv, API_URL: apiUrl, API_KEY: adminKey, LOG_LEVEL: 'warn' },
+    // On a terminal it draws its live status line there; a pipe goes through this process instead.
+    process.stderr.isTTY ? 'inherit' : 'pipe',
   );
   // Through this process, so a broken output never reaches the fleet before it has said offline.
   simulator.stdout?.on('data', (chunk) => process.stdout.write(chunk));

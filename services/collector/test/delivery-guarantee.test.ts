@@ -58,8 +58,8 @@ async function expectAllStored(deviceId: string, count: number): Promise<void> {
   expect(await harness.archivedCount('quarantine', deviceId)).toBe(0);
 }
 
-/** Where a fault began: the device's points in InfluxDB and the broker's PUBACKs to it by then. */
-type FaultMark = { stored: number; acknowledged: number };
+/** Where a fault began: the device's points in InfluxDB by then. */
+type FaultMark = { stored: number };
 
 /**
  * Streams from the device and places fault `round` once the broker has acknowledged
@@ -100,16 +100,17 @@ async function streamWithFault(
     await expect
       .poll(() => acknowledged, { timeout: 60_000, message: `${share * 100} % of the stream acknowledged` })
       .toBeGreaterThanOrEqual(share * MESSAGES);
-    marks.push({ acknowledged, stored: (await harness.points(deviceId)).length });
+    marks.push({ stored: (await harness.points(deviceId)).length });
     if (round === shares.length - 1) end = Math.max(MESSAGES, published + TAIL);
     await fault(round, gate);
   }
   // Every message published was acknowledged.
   expect(await stream).toEqual(Array.from({ length: published }, (_, seq) => seq));
   expect(published).toBeGreaterThanOrEqual(MESSAGES);
+  // Each fault began after some points were stored; the stream's tail (published after the last
+  // fault began) is what leaves messages to store after it.
   for (const [round, mark] of marks.entries()) {
     expect(mark.stored, `points stored before fault ${round + 1}`).toBeGreaterThan(0);
-    expect(mark.acknowledged, `messages acknowledged before fault ${round + 1}`).toBeLessThan(published);
   }
   await expectAllStored(deviceId, published);
 }
@@ -125,12 +126,14 @@ describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () 
 
   for (const server of ['influxdb', 'minio', 'postgres'] as const) {
     it(`${{ influxdb: 'b', minio: 'c', postgres: 'd' }[server]}. when ${server} is stopped for 30 s mid-stream`, async () => {
+      const errorsBefore = await collector.metric('iot_collector_store_errors_total');
       await streamWithFault(`${server}-${harness.run}`, [0.2], async () => {
         stack.signal('stop', server);
         await sleep(OUTAGE_MS);
         stack.signal('start', server);
       });
-      expect(await collector.metric('iot_collector_store_errors_total')).toBeGreaterThan(0);
+      // This outage, not an earlier case's, made the collector's writes fail.
+      expect(await collector.metric('iot_collector_store_errors_total')).toBeGreaterThan(errorsBefore);
     });
   }
 

@@ -23,7 +23,7 @@ describe('listenToChannel', () => {
         calls += 1;
       },
       logger,
-      retry: { minMs: 50, maxMs: 50 },
+      retry: { minMs: 50, maxMs: 50, random: () => 1 },
     });
     try {
       await expect.poll(() => listener.listening(), { ...within, message: 'listening' }).toBe(true);

@@ -31,4 +31,10 @@ describe('createBackoff', () => {
     backoff.reset();
     expect([backoff.next(), backoff.next()]).toEqual([50, 100]);
   });
+
+  it('never waits less than half the first delay', () => {
+    const draws = [0, 0.1, 0.5];
+    const backoff = createBackoff({ minMs: 100, maxMs: 1000, random: () => draws.shift() ?? Number.NaN });
+    expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([50, 50, 200]);
+  });
 });

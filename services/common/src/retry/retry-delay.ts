@@ -6,11 +6,16 @@ export function retryDelayMs(attempt: number, minMs: number, maxMs: number, rand
   return random() * Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
 }
 
-/** Counts failed attempts: `next()` is the delay before the next try, `reset()` follows a success. */
+/**
+ * Counts failed attempts: `next()` is the delay before the next try, `reset()` follows a success.
+ * Never below half of `minMs`: a reconnect loop against a peer that accepts and drops at once
+ * must not spin, and a dropped connection stays visibly down for a moment.
+ */
 export function createBackoff(backoff: Backoff): { next(): number; reset(): void } {
   let attempt = 0;
   return {
-    next: () => retryDelayMs(attempt++, backoff.minMs, backoff.maxMs, backoff.random),
+    next: () =>
+      Math.max(backoff.minMs / 2, retryDelayMs(attempt++, backoff.minMs, backoff.maxMs, backoff.random)),
     reset: () => {
       attempt = 0;
     },

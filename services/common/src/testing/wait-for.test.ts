@@ -43,6 +43,17 @@ describe('waitFor', () => {
     expect(asked).toBe(5); // at 0, 250, 500, 750 and 1000 ms
   });
 
+  it('gives up at the timeout even while a condition has not answered', async () => {
+    const waiting = waitFor(() => new Promise<boolean>(() => {}), 'a request that hangs', {
+      timeoutMs: 500,
+    });
+    const failed = expect(waiting).rejects.toThrow(
+      new Error('timed out after 500 ms waiting for a request that hangs'),
+    );
+    await vi.advanceTimersByTimeAsync(500);
+    await failed;
+  });
+
   it('describes what it waited for as of the timeout, when told how', async () => {
     let output = 'starting';
     const waiting = waitFor(
