@@ -1,4 +1,4 @@
-import { type Logger, listenToChannel } from '@iot-meter/common';
+import { type Backoff, type Logger, listenToChannel } from '@iot-meter/common';
 import { createReadCache } from './http/read-cache.js';
 
 /**
@@ -7,7 +7,13 @@ import { createReadCache } from './http/read-cache.js';
  * notifies the `device_registry` channel — so a write through another replica is seen within
  * milliseconds; presence and time series may be up to `ttlMs` old.
  */
-export function startReadCaches(options: { databaseUrl: string; ttlMs: number; logger: Logger }) {
+export function startReadCaches(options: {
+  databaseUrl: string;
+  ttlMs: number;
+  logger: Logger;
+  /** Reconnect delays of the LISTEN connection (the channel's default when absent). */
+  retry?: Backoff;
+}) {
   const registry = createReadCache({ ttlMs: options.ttlMs, enabled: () => changes.listening() });
   let cleared = 0;
   const changes = listenToChannel({
@@ -18,6 +24,7 @@ export function startReadCaches(options: { databaseUrl: string; ttlMs: number; l
       registry.clear();
     },
     logger: options.logger,
+    ...(options.retry && { retry: options.retry }),
   });
   return {
     caches: { registry, timeSeries: createReadCache({ ttlMs: options.ttlMs }) },

@@ -49,6 +49,8 @@ export class ApiHarness {
         databaseUrl: this.database.url,
         ttlMs: options.readCacheMs,
         logger: this.logger,
+        // A whole second down after a drop, so a test can ask while it is down.
+        retry: { minMs: 1000, maxMs: 1000, random: () => 1 },
       });
     }
     const influx = loadConfig(influxEnv, this.stackEnv);
