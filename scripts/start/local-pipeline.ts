@@ -109,10 +109,18 @@ function exited(child: ChildProcess | undefined): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+// Longer than any service's own shutdown (the collector's is 25 s): past it, one is stuck.
+const STOP_TIMEOUT_MS = 40_000;
+
 async function stop(name: string): Promise<void> {
   const child = children.get(name);
   child?.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    say(`${name} did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it`);
+    child?.kill('SIGKILL');
+  }, STOP_TIMEOUT_MS);
   await exited(child);
+  clearTimeout(timer);
 }
 
 let finished: Promise<never> | undefined;
