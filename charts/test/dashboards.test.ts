@@ -53,9 +53,9 @@ beforeAll(async () => {
   const collectorServer = await serve(
     createOpsRoutes({ service: 'collector', registry: collector.registry }),
     0,
-    '127.0.0.1',
+    { hostname: '127.0.0.1' },
   );
-  const apiServer = await serve(api.app, 0, '127.0.0.1');
+  const apiServer = await serve(api.app, 0, { hostname: '127.0.0.1' });
   servers.push(collectorServer, apiServer);
   await writeFile(
     targetFile,

@@ -11,7 +11,7 @@ const env = inject('stackEnv');
 const run = randomBytes(4).toString('hex');
 const targetFile = join(env.PROMETHEUS_TARGETS_DIR ?? '', `vitest-${run}.json`);
 const registry = createMetricsRegistry('vitest');
-const server = await serve(createOpsRoutes({ service: 'vitest', registry }), 0, '127.0.0.1');
+const server = await serve(createOpsRoutes({ service: 'vitest', registry }), 0, { hostname: '127.0.0.1' });
 
 afterAll(async () => {
   await rm(targetFile, { force: true });

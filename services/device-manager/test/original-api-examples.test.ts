@@ -52,7 +52,7 @@ let server: Awaited<ReturnType<typeof serve>>;
 
 beforeAll(async () => {
   await api.start();
-  server = await serve(api.app, 0, '127.0.0.1');
+  server = await serve(api.app, 0, { hostname: '127.0.0.1' });
   await api.call('POST', '/api/devices', {
     json: {
       device_id: 'device-001',

@@ -79,25 +79,59 @@ export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => CursorKey
   return { items, next: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : undefined };
 }
 
+// Rows on the far side of `key` in the keyset's order (`strict`: the key's own row excluded).
+function fromKey<DB, TB extends keyof DB, Row>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  keyset: Keyset<Row>,
+  key: CursorKey,
+  strict: boolean,
+): SelectQueryBuilder<DB, TB, Row> {
+  const { columns, descending } = keyset;
+  const refs = sql.join(columns.map((c) => sql.ref(c.column)));
+  const values = sql.join(columns.map((c, i) => sql`${key[i]}::${sql.raw(c.type)}`));
+  const op = (descending ? '<' : '>') + (strict ? '' : '=');
+  return query.where(sql<boolean>`(${refs}) ${sql.raw(op)} (${values})`);
+}
+
+function orderBy<DB, TB extends keyof DB, Row>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  { columns, descending }: Keyset<Row>,
+): SelectQueryBuilder<DB, TB, Row> {
+  let ordered = query;
+  for (const c of columns) ordered = ordered.orderBy(sql.ref(c.column), descending ? 'desc' : 'asc');
+  return ordered;
+}
+
 /** Orders `query` by the keyset, keeps the rows after the cursor's, and fetches one more than a page. */
 export function selectKeysetPage<DB, TB extends keyof DB, Row>(
   query: SelectQueryBuilder<DB, TB, Row>,
   keyset: Keyset<Row>,
   page: { limit: number; cursor?: string | undefined },
 ): SelectQueryBuilder<DB, TB, Row> {
-  const { columns, descending } = keyset;
-  let paged = query;
-  if (page.cursor) {
-    const key = decodeCursor(
-      page.cursor,
-      columns.map((c) => c.type),
-    );
-    const refs = sql.join(columns.map((c) => sql.ref(c.column)));
-    const values = sql.join(columns.map((c, i) => sql`${key[i]}::${sql.raw(c.type)}`));
-    paged = paged.where(sql<boolean>`(${refs}) ${sql.raw(descending ? '<' : '>')} (${values})`);
-  }
-  for (const c of columns) paged = paged.orderBy(sql.ref(c.column), descending ? 'desc' : 'asc');
-  return paged.limit(page.limit + 1);
+  const after = page.cursor
+    ? fromKey(
+        query,
+        keyset,
+        decodeCursor(
+          page.cursor,
+          keyset.columns.map((c) => c.type),
+        ),
+        true,
+      )
+    : query;
+  return orderBy(after, keyset).limit(page.limit + 1);
+}
+
+/**
+ * Orders `query` by the keyset and keeps the rows from `key` on, its own row included: for a reader
+ * that resumes part-way through the row its cursor names (a decoded key, checked by `decodeCursor`).
+ */
+export function selectFromKey<DB, TB extends keyof DB, Row>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  keyset: Keyset<Row>,
+  key?: CursorKey,
+): SelectQueryBuilder<DB, TB, Row> {
+  return orderBy(key ? fromKey(query, keyset, key, false) : query, keyset);
 }
 
 /** Runs `query` for one page of the keyset: the rows after `page.cursor`, and the next page's cursor. */

@@ -1,4 +1,4 @@
-import { type Database, findKeysetPage } from '@iot-meter/common';
+import { type Database, findKeysetPage, type Keyset, selectFromKey } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 
 export type SegmentQuery = {
@@ -35,35 +35,34 @@ function selectSegments(db: Kysely<Database>, q: SegmentQuery) {
 
 export type Segment = Awaited<ReturnType<ReturnType<typeof selectSegments>['execute']>>[number];
 
+type KeyedSegment = Segment & { key: string };
+
+// Receive order: first receive time, ties broken by id; `key` is the time as PostgreSQL's text.
+const receiveOrder = (descending: boolean): Keyset<KeyedSegment> => ({
+  columns: [
+    { column: 'first_received_at', type: 'timestamptz', value: (row) => row.key },
+    { column: 'id', type: 'bigint', value: (row) => row.id },
+  ],
+  descending,
+});
+
+const selectKeyedSegments = (db: Kysely<Database>, q: SegmentQuery) =>
+  selectSegments(db, q).select(sql<string>`first_received_at::text`.as('key'));
+
 /** One page of a device's archive segments, newest first. */
 export async function findSegmentPage(
   db: Kysely<Database>,
   q: SegmentQuery,
   page: { limit: number; cursor?: string },
 ) {
-  return findKeysetPage(
-    selectSegments(db, q).select(sql<string>`first_received_at::text`.as('key')),
-    {
-      columns: [
-        { column: 'first_received_at', type: 'timestamptz', value: (row) => row.key },
-        { column: 'id', type: 'bigint', value: (row) => row.id },
-      ],
-      descending: true,
-    },
-    page,
-  );
+  return findKeysetPage(selectKeyedSegments(db, q), receiveOrder(true), page);
 }
 
-/** A device's segments in receive order, from the segment `afterId` on (for reading messages). */
+/** A device's segments in receive order, from the segment `from` names on (for reading messages). */
 export async function findSegmentsInOrder(
   db: Kysely<Database>,
   q: SegmentQuery,
   from?: { at: string; id: string },
 ) {
-  let query = selectSegments(db, q).select(sql<string>`first_received_at::text`.as('key'));
-  if (from)
-    query = query.where(
-      sql<boolean>`(first_received_at, id) >= (${from.at}::timestamptz, ${from.id}::bigint)`,
-    );
-  return query.orderBy('first_received_at').orderBy('id').execute();
+  return selectFromKey(selectKeyedSegments(db, q), receiveOrder(false), from && [from.at, from.id]).execute();
 }
