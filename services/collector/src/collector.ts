@@ -11,7 +11,7 @@ import {
   type Logger,
   parseDeviceTopic,
   type ReadinessCheck,
-  retryDelayMs,
+  retryUntilDone,
 } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
@@ -245,13 +245,10 @@ async function trackSessionFilters(
 }
 
 // Start-up steps wait for their store as long as it takes, with backoff.
-async function untilDone<T>(logger: Logger, step: string, work: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      return await work();
-    } catch (err) {
-      logger.warn({ err, step, attempt }, 'store not ready');
-      await new Promise((r) => setTimeout(r, retryDelayMs(attempt, 250, 5000)));
-    }
-  }
+function untilDone<T>(logger: Logger, step: string, work: () => Promise<T>): Promise<T> {
+  return retryUntilDone(work, {
+    minMs: 250,
+    maxMs: 5000,
+    onFailure: (err, attempt) => logger.warn({ err, step, attempt }, 'store not ready'),
+  });
 }

@@ -4,7 +4,7 @@ import {
   decodeDeviceMessage,
   type Logger,
   parseDeviceTopic,
-  retryDelayMs,
+  retryUntilDone,
 } from '@iot-meter/common';
 import { trace } from '@opentelemetry/api';
 import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
@@ -103,21 +103,20 @@ export class Ingestor {
 
   private async storeUntilDurable(batch: Batch): Promise<void> {
     const started = performance.now();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        await traceBatch(this.tracer, batch, attempt, () => this.options.store(batch));
-        break;
-      } catch (err) {
-        this.options.onStoreError?.(err, attempt);
-        this.options.logger.warn(
-          { err, batch: batch.id, attempt, messages: batch.size },
-          'batch store failed',
-        );
-        await new Promise((r) =>
-          setTimeout(r, retryDelayMs(attempt, this.options.retryMinMs, this.options.retryMaxMs)),
-        );
-      }
-    }
+    await retryUntilDone(
+      (attempt) => traceBatch(this.tracer, batch, attempt, () => this.options.store(batch)),
+      {
+        minMs: this.options.retryMinMs,
+        maxMs: this.options.retryMaxMs,
+        onFailure: (err, attempt) => {
+          this.options.onStoreError?.(err, attempt);
+          this.options.logger.warn(
+            { err, batch: batch.id, attempt, messages: batch.size },
+            'batch store failed',
+          );
+        },
+      },
+    );
     for (const entry of batch.entries) entry.settle();
     this.options.onStored?.(batch, (performance.now() - started) / 1000);
   }

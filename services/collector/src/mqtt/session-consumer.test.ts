@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionConsumer } from './session-consumer.js';
 
 // A broker that reuses a packet id still unacknowledged on the connection (Mosquitto 2.0.11 could,
@@ -70,7 +70,10 @@ const receiveMaximum = (c: Connection | undefined) =>
   c?.received.find((p) => p.cmd === 'connect')?.properties?.receiveMaximum;
 
 let cleanup: (() => void) | undefined;
-afterEach(() => cleanup?.());
+afterEach(() => {
+  cleanup?.();
+  vi.useRealTimers();
+});
 
 describe('SessionConsumer against a broker that reuses a packet id', () => {
   it('acknowledges nothing on that connection, drops it, and acknowledges the redelivery in order', async () => {
@@ -113,11 +116,8 @@ describe('SessionConsumer against a broker that reuses a packet id', () => {
 describe('SessionConsumer after losing a connection while a store is slow', () => {
   it('reconnects only once the messages the pipeline still holds are below half the window', async () => {
     const { server, connections, port } = await scriptedBroker((connection, index) => {
-      // A full window of 4, then the connection is lost.
-      if (index === 0) {
-        connection.send(publish(1, 'a'), publish(2, 'b'), publish(3, 'c'), publish(4, 'd'));
-        setTimeout(() => connection.close(), 50);
-      }
+      // A full window of 4 on the first connection.
+      if (index === 0) connection.send(publish(1, 'a'), publish(2, 'b'), publish(3, 'c'), publish(4, 'd'));
     });
     const settles: (() => void)[] = [];
     const consumer = new SessionConsumer({
@@ -129,15 +129,20 @@ describe('SessionConsumer after losing a connection while a store is slow', () =
       server.close();
     };
     consumer.on('error', () => undefined);
+    // The reconnect delay runs on a fake clock; sockets and expect.poll keep real time.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     consumer.start();
-
+    await expect.poll(() => settles.length).toBe(4);
+    connections[0]?.close();
     await connections[0]?.closed;
-    await new Promise((r) => setTimeout(r, 300));
-    // Four still being stored: a new connection now would take in four more.
+    await expect.poll(() => consumer.isConnected).toBe(false);
+
+    // Ten times the longest reconnect delay: four still being stored, so no new connection.
+    await vi.advanceTimersByTimeAsync(200);
     expect([connections.length, consumer.unacknowledged]).toEqual([1, 4]);
     settles[0]?.();
     settles[1]?.();
-    await new Promise((r) => setTimeout(r, 100));
+    await vi.advanceTimersByTimeAsync(200);
     expect([connections.length, consumer.unacknowledged]).toEqual([1, 2]);
     settles[2]?.();
     await expect.poll(() => connections.length).toBe(2);

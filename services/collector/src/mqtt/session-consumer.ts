@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { retryDelayMs } from '@iot-meter/common';
+import { createBackoff } from '@iot-meter/common';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { type AckEntry, AckQueue } from './ack-queue.js';
 
@@ -78,7 +78,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   private stopped = false;
   private paused = false;
   private connected = false;
-  private attempts = 0;
+  private readonly reconnectDelays: { next(): number; reset(): void };
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private lastPingSentAt = 0;
@@ -98,6 +98,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
   constructor(private readonly options: SessionConsumerOptions) {
     super();
     this.window = Math.min(65_535, options.maxUnacknowledged);
+    this.reconnectDelays = createBackoff({ minMs: options.reconnectMinMs, maxMs: options.reconnectMaxMs });
   }
 
   get isConnected(): boolean {
@@ -209,7 +210,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
           return;
         }
         this.connected = true;
-        this.attempts = 0;
+        this.reconnectDelays.reset();
         this.unsubscribing.clear();
         this.startKeepalive();
         const stale = this.options.staleFilters ?? [];
@@ -394,8 +395,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     if (wasConnected) this.emit('disconnected', { reason: 'connection closed' });
     if (this.stopped) return;
     // Jittered, so a fleet of collectors does not reconnect in step after a broker restart.
-    const delay = retryDelayMs(this.attempts, this.options.reconnectMinMs, this.options.reconnectMaxMs);
-    this.attempts += 1;
+    const delay = this.reconnectDelays.next();
     this.reconnectTimer = setTimeout(() => {
       if (this.overLimit(0.5)) this.waitingForRoom = true;
       else this.connect();

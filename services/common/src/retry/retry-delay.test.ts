@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRandom } from '../random/seeded-random.js';
-import { createBackoff, retryDelayMs } from './retry-delay.js';
+import { createBackoff, retryDelayMs, retryUntilDone } from './retry-delay.js';
 
 describe('retryDelayMs', () => {
   it('doubles the ceiling per attempt up to the maximum', () => {
@@ -36,5 +36,43 @@ describe('createBackoff', () => {
     const draws = [0, 0.1, 0.5];
     const backoff = createBackoff({ minMs: 100, maxMs: 1000, random: () => draws.shift() ?? Number.NaN });
     expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([50, 50, 200]);
+  });
+});
+
+describe('retryUntilDone', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('tries again after each failure, waiting the backoff, and returns the first success', async () => {
+    vi.useFakeTimers();
+    const tried: number[] = [];
+    const failures: [string, number][] = [];
+    const done = retryUntilDone(
+      async (attempt) => {
+        tried.push(Date.now());
+        if (attempt < 3) throw new Error(`down ${attempt}`);
+        return 'stored';
+      },
+      {
+        minMs: 100,
+        maxMs: 300,
+        random: () => 1,
+        onFailure: (err, attempt) => failures.push([(err as Error).message, attempt]),
+      },
+    );
+    const start = Date.now();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(tried).toEqual([start]);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(tried).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1 + 200 + 300);
+    expect(await done).toBe('stored');
+    expect(tried.map((t) => t - start)).toEqual([0, 100, 300, 600]);
+    expect(failures).toEqual([
+      ['down 0', 0],
+      ['down 1', 1],
+      ['down 2', 2],
+    ]);
   });
 });

@@ -21,3 +21,23 @@ export function createBackoff(backoff: Backoff): { next(): number; reset(): void
     },
   };
 }
+
+/**
+ * Runs `work` until it succeeds, waiting a jittered, growing delay after each failure, which
+ * `onFailure` hears first (attempts count from 0). For work that must happen however long its
+ * store is away: a batch the broker is still waiting to see acknowledged, a start-up step.
+ */
+export async function retryUntilDone<T>(
+  work: (attempt: number) => Promise<T>,
+  options: Backoff & { onFailure(err: unknown, attempt: number): void },
+): Promise<T> {
+  const delays = createBackoff(options);
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await work(attempt);
+    } catch (err) {
+      options.onFailure(err, attempt);
+      await new Promise((resolve) => setTimeout(resolve, delays.next()));
+    }
+  }
+}
