@@ -152,6 +152,19 @@ function shutdown(code: number): Promise<never> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
+// `npm start` runs this under an `sh -c` that outlives npm killed outright, so start.sh names npm
+// itself, and its death stops the pipeline as Ctrl-C would.
+const launcher = Number(process.env.IOT_METER_LAUNCHER_PID);
+if (Number.isInteger(launcher) && launcher > 1) {
+  setInterval(() => {
+    try {
+      process.kill(launcher, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') void shutdown(0);
+    }
+  }, 500).unref();
+}
+
 try {
   execFileSync(process.execPath, node(['services/device-manager/dist/bin/migrate-database.js']), {
     env: serviceEnv,

@@ -5,4 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash scripts/setup.sh
 npm run -s build
+# Under npm the parent is npm's `sh -c`, which outlives npm when npm is killed: watch npm itself.
+if [ -n "${npm_lifecycle_event:-}" ]; then
+  IOT_METER_LAUNCHER_PID=$(ps -o ppid= -p "$PPID" | tr -d ' ')
+  export IOT_METER_LAUNCHER_PID
+fi
 exec node --conditions=iot-meter-source --import tsx scripts/start/local-pipeline.ts "$@"

@@ -1,12 +1,15 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LocalPipeline, removeStack } from './local-pipeline-process.js';
 
-// However `npm start` dies, the services it started die with it: killed outright, or left with an
-// output that broke under it (`npm start | tee log`, then Ctrl-C, which stops tee first).
+// However `npm start` dies, the services it started die with it: killed outright (the pipeline, or
+// npm above it), or left with an output that broke under it (`npm start | tee log`, then Ctrl-C,
+// which stops tee first).
 const stackDir = '/var/tmp/iot-meter-private-pipeline-exit';
 const stackEnv = { IOT_STACK_DIR: stackDir, IOT_STACK_PORT_OFFSET: '450' };
-const start = () => new LocalPipeline(stackEnv, { api: 18592, collector: 18593 }, 2);
+const start = (env: NodeJS.ProcessEnv = {}) =>
+  new LocalPipeline(stackEnv, { api: 18592, collector: 18593 }, 2, env);
 
 /** The processes this file's pipelines started: each has the private stack's folder in its env. */
 function services(): string[] {
@@ -46,6 +49,17 @@ describe('npm start never leaves its services behind', () => {
     pipeline.child.kill('SIGINT');
     expect(await pipeline.exited()).toBe(0);
     // It stopped them itself (the collector's drain ran too) before it exited.
+    expect(services()).toEqual([]);
+  });
+
+  it('when npm above it is killed with SIGKILL', { timeout: 240_000 }, async () => {
+    // Stands in for npm, which start.sh names in IOT_METER_LAUNCHER_PID.
+    const npm = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const pipeline = start({ IOT_METER_LAUNCHER_PID: String(npm.pid) });
+    await pipeline.started;
+    expect(services()).toEqual(['collector', 'device-manager', 'simulator']);
+    npm.kill('SIGKILL');
+    expect(await pipeline.exited()).toBe(0);
     expect(services()).toEqual([]);
   });
 });

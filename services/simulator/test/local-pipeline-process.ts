@@ -18,6 +18,7 @@ export class LocalPipeline {
     readonly stackEnv: { IOT_STACK_DIR: string; IOT_STACK_PORT_OFFSET: string },
     ports: { api: number; collector: number },
     devices: number,
+    env: NodeJS.ProcessEnv = {},
   ) {
     this.child = spawn(
       process.execPath,
@@ -35,7 +36,7 @@ export class LocalPipeline {
         '--collector-port',
         String(ports.collector),
       ],
-      { cwd: root, env: { ...process.env, ...stackEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: root, env: { ...process.env, ...stackEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.started = new Promise((resolve, reject) => {
       const collect = (chunk: Buffer) => {
