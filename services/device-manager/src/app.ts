@@ -15,6 +15,7 @@ import type { Registry } from 'prom-client';
 import { createAlertsRoutes } from './alerts/alerts.routes.js';
 import { createApiKeysRoutes } from './auth/api-keys.routes.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import { createCredentialsRoutes } from './broker-accounts/credentials.routes.js';
 import type { CommandPublisher } from './commands/command-publisher.js';
 import { createCommandsRoutes } from './commands/commands.routes.js';
 import type { DeviceManagerConfig } from './config.js';
@@ -123,6 +124,7 @@ export function createApp(deps: AppDependencies) {
   };
   const devices = createDeviceReads(db, caches.registry);
   app.route('/', createDevicesRoutes(db, devices));
+  app.route('/', createCredentialsRoutes(db));
   app.route(
     '/',
     createTelemetryRoutes({

@@ -41,7 +41,13 @@ export class ApiHarness {
 
   async start(
     config: Partial<DeviceManagerConfig> = {},
-    options: { mqttUrl?: string; readCacheMs?: number; history?: History } = {},
+    options: {
+      mqttUrl?: string;
+      mqttUsername?: string;
+      mqttPassword?: string;
+      readCacheMs?: number;
+      history?: History;
+    } = {},
   ) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
     if (options.readCacheMs !== undefined) {
@@ -57,6 +63,8 @@ export class ApiHarness {
     this.influx = await createTestInfluxBucket(influx, 'dm-test');
     this.commands = createCommandPublisher({
       url: options.mqttUrl ?? this.stackEnv.MQTT_URL ?? '',
+      username: options.mqttUsername,
+      password: options.mqttPassword,
       clientId: `dm-test-${randomBytes(4).toString('hex')}`,
       timeoutMs: 2000,
       logger: this.logger,

@@ -5,6 +5,8 @@ const api = new ApiHarness(inject('stackEnv'));
 beforeAll(() => api.start());
 afterAll(() => api.dispose());
 
+const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+const SECRET = expect.stringMatching(/^[A-Za-z0-9_-]{43}$/);
 const ndjson = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n');
 const importFile = (body: string, type = 'application/x-ndjson') =>
   api.call('POST', '/api/devices/import', { body, headers: { 'content-type': type } });
@@ -34,6 +36,8 @@ describe('bulk device import', () => {
         { line: 5, error: 'device_id repeats line 2', field: 'device_id' },
         { line: 6, error: 'line is not valid JSON' },
       ],
+      // Only the device created gets credentials; imp-1 keeps its own.
+      credentials: [{ device_id: 'imp-2', username: 'imp-2', password: SECRET, issued_at: ISO }],
     });
     const one = await api.call('GET', '/api/devices/imp-1');
     // Fields the row left out keep their values.
@@ -56,7 +60,19 @@ describe('bulk device import', () => {
     const csv =
       'device_id,device_name,device_type,status,metadata\ncsv-1,CSV One,meter,inactive,"{""zone"":""z""}"\ncsv-2,CSV Two,,,\n';
     const r = await importFile(csv, 'text/csv');
-    expect(r.json).toEqual({ created: 2, updated: 0, unchanged: 0, failed: 0, errors: [] });
+    expect(r.json).toEqual({
+      created: 2,
+      updated: 0,
+      unchanged: 0,
+      failed: 0,
+      errors: [],
+      credentials: ['csv-1', 'csv-2'].map((id) => ({
+        device_id: id,
+        username: id,
+        password: SECRET,
+        issued_at: ISO,
+      })),
+    });
     expect((await api.call('GET', '/api/devices/csv-1')).json).toMatchObject({
       device_type: 'meter',
       status: 'inactive',

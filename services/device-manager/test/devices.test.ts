@@ -28,6 +28,13 @@ describe('devices', () => {
       fw_version: null,
       created_at: ISO,
       updated_at: ISO,
+      // Shown this once (docs/security.md).
+      mqtt_credentials: {
+        device_id: 'device-004',
+        username: 'device-004',
+        password: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+        issued_at: ISO,
+      },
     });
 
     const updated = await api.call('PUT', '/api/devices/device-004', {

@@ -4,6 +4,7 @@ import * as devicesPresenceSequences from './migrations/2026-11-29T09-00-00_devi
 import * as apiKeysAndListing from './migrations/2026-11-29T11-00-00_api-keys-and-listing.js';
 import * as deviceRegistryChanges from './migrations/2026-11-29T13-00-00_device-registry-changes.js';
 import * as collectorSessions from './migrations/2026-12-01T12-00-00_collector-sessions.js';
+import * as deviceCredentials from './migrations/2026-12-01T18-00-00_device-credentials.js';
 
 // Listed here rather than read from a folder, so the compiled services and the tests run the same set.
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-29T11-00-00_api-keys-and-listing': apiKeysAndListing,
   '2026-11-29T13-00-00_device-registry-changes': deviceRegistryChanges,
   '2026-12-01T12-00-00_collector-sessions': collectorSessions,
+  '2026-12-01T18-00-00_device-credentials': deviceCredentials,
 };
 
 /** Brings the schema to the newest migration; throws if one fails. */

@@ -114,12 +114,20 @@ export type CollectorSessionsTable = {
   updated_at: DefaultedTimestamp;
 };
 
+export type DeviceCredentialsTable = {
+  device_id: string;
+  /** Mosquitto's password-file form: `$7$<iterations>$<salt>$<hash>` (PBKDF2-SHA512). */
+  password_hash: string;
+  issued_at: DefaultedTimestamp;
+};
+
 export type Database = {
   api_keys: ApiKeysTable;
   archive_segments: ArchiveSegmentsTable;
   collector_sessions: CollectorSessionsTable;
   devices: DevicesTable;
   device_configs: DeviceConfigsTable;
+  device_credentials: DeviceCredentialsTable;
   device_alerts: DeviceAlertsTable;
   device_commands: DeviceCommandsTable;
   device_presence: DevicePresenceTable;

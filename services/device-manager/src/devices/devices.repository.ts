@@ -1,5 +1,6 @@
 import { creationOrder, type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
+import { issueCredentials } from '../broker-accounts/device-credentials.repository.js';
 import type { Device } from './devices.schema.js';
 
 export type DeviceSort = 'created_at' | '-created_at' | 'device_id' | '-device_id';
@@ -89,18 +90,26 @@ export async function findDevices(
   return { items: items.map(toDevice), next };
 }
 
-/** Inserts a device; undefined when its id is taken. */
+/**
+ * Registers a device and issues its MQTT credentials, in one transaction; undefined when its id is
+ * taken (and nothing is issued).
+ */
 export async function insertDevice(
   db: Kysely<Database>,
   device: DeviceFields & { device_id: string; device_name: string },
 ) {
-  const inserted = await db
-    .insertInto('devices')
-    .values({ ...device, metadata: JSON.stringify(device.metadata ?? {}) })
-    .onConflict((oc) => oc.column('device_id').doNothing())
-    .returning('device_id')
-    .executeTakeFirst();
-  return inserted ? findDevice(db, device.device_id) : undefined;
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('devices')
+      .values({ ...device, metadata: JSON.stringify(device.metadata ?? {}) })
+      .onConflict((oc) => oc.column('device_id').doNothing())
+      .returning('device_id')
+      .executeTakeFirst();
+    if (!inserted) return undefined;
+    const [credentials] = await issueCredentials(trx, [device.device_id]);
+    const registered = await findDevice(trx, device.device_id);
+    return registered && credentials && { device: registered, credentials };
+  });
 }
 
 export async function updateDevice(db: Kysely<Database>, deviceId: string, fields: DeviceFields) {
@@ -179,12 +188,12 @@ export async function setConnectionStatus(
 export type ImportedDevice = DeviceFields & { device_id: string; device_name: string };
 
 /**
- * Registers new devices and updates existing ones with the fields each row gives (fields a row
- * leaves out keep their value), in one transaction. Returns which ids were created and which
- * changed; the others were already as given.
+ * Registers new devices (issuing their MQTT credentials) and updates existing ones with the fields
+ * each row gives (fields a row leaves out keep their value), in one transaction. Returns which ids
+ * were created and which changed (the others were already as given), and the new credentials.
  */
 export async function upsertDevices(db: Kysely<Database>, devices: readonly ImportedDevice[]) {
-  if (devices.length === 0) return { created: [], updated: [] };
+  if (devices.length === 0) return { created: [], updated: [], credentials: [] };
   return db.transaction().execute(async (trx) => {
     const created = await trx
       .insertInto('devices')
@@ -193,8 +202,9 @@ export async function upsertDevices(db: Kysely<Database>, devices: readonly Impo
       .returning('device_id')
       .execute();
     const fresh = new Set(created.map((r) => r.device_id));
+    const credentials = await issueCredentials(trx, [...fresh]);
     const existing = devices.filter((d) => !fresh.has(d.device_id));
-    if (existing.length === 0) return { created: [...fresh], updated: [] };
+    if (existing.length === 0) return { created: [...fresh], updated: [], credentials };
     const rows = existing.map((d) => sql`(${d.device_id}, ${JSON.stringify(d)}::jsonb)`);
     // Each column: the row's value when the row has the key, else the current one.
     const given = (column: string) =>
@@ -208,6 +218,6 @@ export async function upsertDevices(db: Kysely<Database>, devices: readonly Impo
       where d.device_id = v.device_id
         and ${next} is distinct from (d.device_name, d.device_type, d.location, d.status, d.metadata)
       returning d.device_id`.execute(trx);
-    return { created: [...fresh], updated: updated.rows.map((r) => r.device_id) };
+    return { created: [...fresh], updated: updated.rows.map((r) => r.device_id), credentials };
   });
 }

@@ -24,6 +24,7 @@ import {
   deviceStatusSchema,
   importResultSchema,
   listDevicesQuery,
+  registeredDeviceSchema,
   setStatusBody,
   updateDeviceBody,
 } from './devices.schema.js';
@@ -104,13 +105,16 @@ export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) 
       middleware: [requireRole('operator')],
       summary: 'Register a device',
       request: { body: jsonBody(createDeviceBody) },
-      responses: { 201: json(deviceSchema, 'the new device'), ...errors(400, 409, 413, 415) },
+      responses: {
+        201: json(registeredDeviceSchema, 'the new device and its MQTT credentials (shown once)'),
+        ...errors(400, 409, 413, 415),
+      },
     }),
     async (c) => {
-      const device = await insertDevice(db, c.req.valid('json'));
+      const registered = await insertDevice(db, c.req.valid('json'));
       devices.changed();
-      if (!device) throw new ApiError('device_exists', 'Device with this ID already exists', 'device_id');
-      return c.json(device, 201);
+      if (!registered) throw new ApiError('device_exists', 'Device with this ID already exists', 'device_id');
+      return c.json({ ...registered.device, mqtt_credentials: registered.credentials }, 201);
     },
   );
 
@@ -242,7 +246,7 @@ export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) 
         throw new ApiError('unsupported_media_type', `the file must be ${IMPORT_TYPES.join(' or ')}`);
       }
       const imported = parseImportFile(type, await c.req.text());
-      const { created, updated } = await upsertDevices(db, imported.devices);
+      const { created, updated, credentials } = await upsertDevices(db, imported.devices);
       devices.changed();
       return c.json(
         {
@@ -251,6 +255,7 @@ export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) 
           unchanged: imported.devices.length - created.length - updated.length,
           failed: imported.errors.length,
           errors: imported.errors,
+          credentials,
         },
         200,
       );

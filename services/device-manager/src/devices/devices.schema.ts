@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { DEVICE_ID_PATTERN } from '@iot-meter/common';
+import { canBeBrokerUsername } from '../broker-accounts/broker-password.js';
 import { storableObject, storableText } from '../http/storable.js';
 
 export const deviceId = z
@@ -8,6 +9,14 @@ export const deviceId = z
     DEVICE_ID_PATTERN,
     'must be 1 to 128 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit',
   );
+
+/**
+ * The id of a device registered now: also its MQTT username, which Mosquitto's password file ends at
+ * the first ':' (docs/security.md). Devices registered with a ':' before keep their id.
+ */
+const newDeviceId = deviceId.refine(canBeBrokerUsername, {
+  message: "must not contain ':' (it is the device's MQTT username)",
+});
 
 export const deviceIdParam = z.object({
   device_id: deviceId.openapi({ param: { name: 'device_id', in: 'path' }, example: 'device-001' }),
@@ -27,7 +36,7 @@ const text = (max: number) => storableText().min(1).max(max);
 
 export const createDeviceBody = z
   .object({
-    device_id: deviceId,
+    device_id: newDeviceId,
     device_name: text(255),
     device_type: text(100).nullish(),
     location: text(255).nullish(),
@@ -39,6 +48,16 @@ export const createDeviceBody = z
 /** A row of a bulk import: as a new device, except that a status left out keeps the current one. */
 export const importDeviceRow = createDeviceBody.extend({ status: text(50).optional() });
 
+/** MQTT credentials as issued: shown once, stored only as a hash. */
+export const credentialsSchema = z
+  .object({
+    device_id: z.string(),
+    username: z.string(),
+    password: z.string().openapi({ description: 'shown only in this answer; store it on the device' }),
+    issued_at: z.iso.datetime(),
+  })
+  .openapi('DeviceCredentials');
+
 export const importResultSchema = z
   .object({
     created: z.number().int(),
@@ -46,6 +65,7 @@ export const importResultSchema = z
     unchanged: z.number().int(),
     failed: z.number().int(),
     errors: z.array(z.object({ line: z.number().int(), error: z.string(), field: z.string().optional() })),
+    credentials: z.array(credentialsSchema).openapi({ description: 'of the devices created, shown once' }),
   })
   .openapi('DeviceImportResult');
 
@@ -79,6 +99,11 @@ export const deviceSchema = z
   .openapi('Device');
 
 export type Device = z.infer<typeof deviceSchema>;
+
+/** A device just registered, with the MQTT credentials issued to it. */
+export const registeredDeviceSchema = deviceSchema
+  .extend({ mqtt_credentials: credentialsSchema })
+  .openapi('RegisteredDevice');
 
 const label = storableText()
   .regex(/^[^:]+:.*$/, 'must be key:value')

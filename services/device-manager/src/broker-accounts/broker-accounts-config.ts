@@ -1,0 +1,18 @@
+import { databaseEnv, serviceEnv } from '@iot-meter/common';
+import { z } from 'zod';
+
+export const brokerAccountsConfig = serviceEnv(8081)
+  .extend(databaseEnv.shape)
+  .extend({
+    // The password files of the broker's two listeners (devices, services); this process owns them.
+    BROKER_DEVICE_PASSWORD_FILE: z.string().min(1),
+    BROKER_SERVICE_PASSWORD_FILE: z.string().min(1),
+    // How to find the broker to SIGHUP: its pid file, else the process of this name (the chart's
+    // broker pod shares its process namespace with this sidecar).
+    BROKER_PID_FILE: z.string().min(1).optional(),
+    BROKER_PROCESS_NAME: z.string().min(1).default('mosquitto'),
+    // A file per service account (a mounted Secret): name `collector` → account `@collector`.
+    BROKER_SERVICE_ACCOUNTS_DIR: z.string().min(1).optional(),
+    // A full pass this often, whether or not a change was notified.
+    BROKER_ACCOUNTS_RESYNC_MS: z.coerce.number().int().positive().default(30_000),
+  });

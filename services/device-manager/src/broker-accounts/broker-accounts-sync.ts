@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, rename, writeFile } from 'node:fs/promises';
+import {
+  type Backoff,
+  createBackoff,
+  type Database,
+  type Logger,
+  listenToChannel,
+  type ReadinessCheck,
+} from '@iot-meter/common';
+import type { Kysely } from 'kysely';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { type BrokerAccount, findDeviceAccounts } from './device-credentials.repository.js';
+import { renderPasswordFile } from './password-file.js';
+
+export type BrokerAccountsSync = {
+  /** Resolves once the broker has reloaded accounts read after this call. */
+  applied(): Promise<void>;
+  readiness: ReadinessCheck;
+  close(): Promise<void>;
+};
+
+/**
+ * Makes the broker's password files what PostgreSQL says: every device with credentials that is not
+ * disabled (the devices' listener), and the service accounts (the services' listener). A change is
+ * applied as one rewrite of a file and one reload (`reloadBroker`, SIGHUP for Mosquitto), however many devices it touched; changes within
+ * `debounceMs` are coalesced. It is a reconciler, not a relay: it rereads the whole set on each
+ * notification on `broker_accounts`, every `resyncMs` and after a failure, and always reloads after
+ * its first write, so a crash anywhere (its own between the write and the reload, or the API's)
+ * converges on the next pass.
+ */
+export function startBrokerAccountsSync(options: {
+  db: Kysely<Database>;
+  databaseUrl: string;
+  passwordFiles: { devices: string; services: string };
+  /** The services' accounts, read at each pass (a rotated Secret is picked up). */
+  serviceAccounts: () => Promise<BrokerAccount[]>;
+  reloadBroker: () => Promise<void>;
+  logger: Logger;
+  registry?: Registry;
+  debounceMs?: number;
+  resyncMs?: number;
+  retry?: Backoff;
+  /** The password file's mode: readable by the broker's user only. */
+  fileMode?: number;
+}): BrokerAccountsSync {
+  const { db, logger, debounceMs = 200, resyncMs = 30_000 } = options;
+  const retry = createBackoff(options.retry ?? { minMs: 500, maxMs: 10_000 });
+  const metrics = {
+    accounts: new Gauge({
+      name: 'iot_broker_accounts',
+      help: 'Accounts in the broker password file as last applied, by kind',
+      labelNames: ['kind'] as const,
+      registers: options.registry ? [options.registry] : [],
+    }),
+    passes: new Counter({
+      name: 'iot_broker_account_syncs_total',
+      help: 'Passes of the broker account sync by result (applied: file rewritten and broker reloaded)',
+      labelNames: ['result'] as const,
+      registers: options.registry ? [options.registry] : [],
+    }),
+  };
+  // What the broker has reloaded, by file.
+  let applied: { devices: string; services: string } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+  let waiters: (() => void)[] = [];
+
+  const schedule = (delayMs: number) => {
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void pass();
+    }, delayMs);
+  };
+
+  async function pass(): Promise<void> {
+    if (running) {
+      again = true;
+      return;
+    }
+    // Whoever waits now is answered by a pass that reads after their call.
+    const answering = waiters;
+    waiters = [];
+    running = (async () => {
+      try {
+        const [services, devices] = await Promise.all([options.serviceAccounts(), findDeviceAccounts(db)]);
+        const next = { devices: renderPasswordFile(devices), services: renderPasswordFile(services) };
+        if (next.devices === applied?.devices && next.services === applied.services) {
+          metrics.passes.inc({ result: 'unchanged' });
+        } else {
+          const mode = options.fileMode ?? 0o600;
+          for (const kind of ['devices', 'services'] as const) {
+            if (next[kind] !== applied?.[kind])
+              await writeAtomically(options.passwordFiles[kind], next[kind], mode);
+          }
+          await options.reloadBroker();
+          applied = next;
+          metrics.passes.inc({ result: 'applied' });
+          metrics.accounts.set({ kind: 'service' }, services.length);
+          metrics.accounts.set({ kind: 'device' }, devices.length);
+          logger.info({ services: services.length, devices: devices.length }, 'broker accounts applied');
+        }
+        retry.reset();
+        for (const resolve of answering) resolve();
+      } catch (err) {
+        metrics.passes.inc({ result: 'failed' });
+        logger.warn({ err }, 'broker account sync failed; retrying');
+        waiters.push(...answering);
+        schedule(retry.next());
+      }
+    })();
+    await running;
+    running = undefined;
+    if (again) {
+      again = false;
+      schedule(0);
+    }
+  }
+
+  const changes = listenToChannel({
+    databaseUrl: options.databaseUrl,
+    channel: 'broker_accounts',
+    // Also called when the LISTEN connection comes and goes: a change meanwhile is read then.
+    onNotify: () => schedule(debounceMs),
+    logger,
+  });
+  const resync = setInterval(() => schedule(0), resyncMs);
+  schedule(0);
+
+  return {
+    applied: () =>
+      new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        schedule(0);
+      }),
+    readiness: {
+      name: 'broker_accounts',
+      check: async () => {
+        if (applied === undefined) throw new Error('accounts not applied yet');
+      },
+    },
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      clearInterval(resync);
+      await changes.close();
+      await running;
+    },
+  };
+}
+
+// Mosquitto may reload at any moment (another change, an operator's SIGHUP): it must never read a
+// half-written file, so the new one is written beside it and renamed over it.
+async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
+  const next = `${path}.${randomBytes(4).toString('hex')}.new`;
+  await writeFile(next, content, { mode });
+  await chmod(next, mode);
+  await rename(next, path);
+}

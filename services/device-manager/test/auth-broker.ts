@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@iot-meter/common/testing';
+
+const aclDir = fileURLToPath(new URL('../../../charts/iot-meter/charts/mosquitto/files/', import.meta.url));
+
+/**
+ * A Mosquitto of its own with the chart's two authenticated listeners: devices (their id as
+ * username and client id, the devices' ACL) and services (the services' ACL), each with a password
+ * file the broker account sync writes. Ports are this file's own: test files run in parallel.
+ */
+export class AuthBroker {
+  readonly dir = mkdtempSync(join(tmpdir(), 'iot-auth-broker-'));
+  readonly pidFile = join(this.dir, 'mosquitto.pid');
+  readonly passwordFiles = {
+    devices: join(this.dir, 'devices.passwd'),
+    services: join(this.dir, 'services.passwd'),
+  };
+  /** A folder of service account passwords, as the chart mounts a Secret. */
+  readonly serviceAccountsDir = mkdtempSync(join(tmpdir(), 'iot-service-accounts-'));
+  readonly deviceUrl: string;
+  readonly serviceUrl: string;
+  private process?: ChildProcess;
+  log = '';
+
+  constructor(private readonly ports: { devices: number; services: number }) {
+    this.deviceUrl = `mqtt://127.0.0.1:${ports.devices}`;
+    this.serviceUrl = `mqtt://127.0.0.1:${ports.services}`;
+  }
+
+  /** Sets a service account's password (the file the sync reads). */
+  setServicePassword(service: string, password: string): void {
+    writeFileSync(join(this.serviceAccountsDir, service), `${password}\n`, { mode: 0o600 });
+  }
+
+  async start(): Promise<void> {
+    for (const file of Object.values(this.passwordFiles)) writeFileSync(file, '', { flag: 'a', mode: 0o600 });
+    const conf = join(this.dir, 'mosquitto.conf');
+    writeFileSync(
+      conf,
+      [
+        'per_listener_settings true',
+        // Started by root in CI: stay root, so the broker reads the files the sync writes (0600).
+        'user root',
+        `pid_file ${this.pidFile}`,
+        'persistence false',
+        'log_dest stdout',
+        'log_type all',
+        `listener ${this.ports.devices} 127.0.0.1`,
+        'use_username_as_clientid true',
+        'allow_anonymous false',
+        `password_file ${this.passwordFiles.devices}`,
+        `acl_file ${join(aclDir, 'acl-devices.conf')}`,
+        `listener ${this.ports.services} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${this.passwordFiles.services}`,
+        `acl_file ${join(aclDir, 'acl-services.conf')}`,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = child;
+    child.stdout?.on('data', (chunk) => (this.log += chunk));
+    child.stderr?.on('data', (chunk) => (this.log += chunk));
+    await waitFor(
+      () => this.log.includes(' running') && existsSync(this.pidFile),
+      () => `mosquitto to start:\n${this.log}`,
+      { timeoutMs: 10_000 },
+    );
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.serviceAccountsDir, { recursive: true, force: true });
+  }
+}
