@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   type BrokerAccountsSync,
+  deviceAccountsIn,
   startBrokerAccountsSync,
 } from '../src/broker-accounts/broker-accounts-sync.js';
 import { readServiceAccounts } from '../src/broker-accounts/password-file.js';
@@ -33,8 +34,7 @@ function startSync(
   metrics = new Registry(),
 ) {
   return startBrokerAccountsSync({
-    db: api.database.db,
-    databaseUrl: api.database.url,
+    ...deviceAccountsIn(api.database.db, api.database.url, api.logger),
     passwordFiles: broker.passwordFiles,
     serviceAccounts: readServiceAccounts(broker.serviceAccountsDir),
     reloadBroker,

@@ -11,7 +11,7 @@ import {
   serve,
 } from '@iot-meter/common';
 import { brokerAccountsConfig } from '../broker-accounts/broker-accounts-config.js';
-import { startBrokerAccountsSync } from '../broker-accounts/broker-accounts-sync.js';
+import { deviceAccountsIn, startBrokerAccountsSync } from '../broker-accounts/broker-accounts-sync.js';
 import { readServiceAccounts } from '../broker-accounts/password-file.js';
 import { reloadBrokerBySignal } from '../broker-accounts/reload-broker.js';
 
@@ -21,8 +21,7 @@ const logger = createLogger(SERVICE, config.LOG_LEVEL);
 const registry = createMetricsRegistry(SERVICE);
 const db = createDatabase(config, { registry });
 const sync = startBrokerAccountsSync({
-  db,
-  databaseUrl: config.DATABASE_URL,
+  ...deviceAccountsIn(db, config.DATABASE_URL, logger),
   passwordFiles: {
     devices: config.BROKER_DEVICE_PASSWORD_FILE,
     services: config.BROKER_SERVICE_PASSWORD_FILE,

@@ -30,8 +30,10 @@ export type BrokerAccountsSync = {
  * converges on the next pass.
  */
 export function startBrokerAccountsSync(options: {
-  db: Kysely<Database>;
-  databaseUrl: string;
+  /** The devices the broker admits, read at each pass. */
+  deviceAccounts: () => Promise<BrokerAccount[]>;
+  /** Calls back on each change to them (and whenever it may have missed one). */
+  watchChanges: (onChange: () => void) => { close(): Promise<void> };
   passwordFiles: { devices: string; services: string };
   /** The services' accounts, read at each pass (a rotated Secret is picked up). */
   serviceAccounts: () => Promise<BrokerAccount[]>;
@@ -41,10 +43,10 @@ export function startBrokerAccountsSync(options: {
   debounceMs?: number;
   resyncMs?: number;
   retry?: Backoff;
-  /** The password file's mode: readable by the broker's user only. */
-  fileMode?: number;
+  /** Replaces a password file's content (by default beside it, then renamed over it, mode 0600). */
+  writeFile?: (path: string, content: string) => Promise<void>;
 }): BrokerAccountsSync {
-  const { db, logger, debounceMs = 200, resyncMs = 30_000 } = options;
+  const { logger, debounceMs = 200, resyncMs = 30_000 } = options;
   const retry = createBackoff(options.retry ?? { minMs: 500, maxMs: 10_000 });
   const metrics = {
     accounts: new Gauge({
@@ -86,15 +88,14 @@ export function startBrokerAccountsSync(options: {
     waiters = [];
     running = (async () => {
       try {
-        const [services, devices] = await Promise.all([options.serviceAccounts(), findDeviceAccounts(db)]);
+        const [services, devices] = await Promise.all([options.serviceAccounts(), options.deviceAccounts()]);
         const next = { devices: renderPasswordFile(devices), services: renderPasswordFile(services) };
         if (next.devices === applied?.devices && next.services === applied.services) {
           metrics.passes.inc({ result: 'unchanged' });
         } else {
-          const mode = options.fileMode ?? 0o600;
+          const write = options.writeFile ?? writeAtomically;
           for (const kind of ['devices', 'services'] as const) {
-            if (next[kind] !== applied?.[kind])
-              await writeAtomically(options.passwordFiles[kind], next[kind], mode);
+            if (next[kind] !== applied?.[kind]) await write(options.passwordFiles[kind], next[kind]);
           }
           await options.reloadBroker();
           applied = next;
@@ -120,13 +121,7 @@ export function startBrokerAccountsSync(options: {
     }
   }
 
-  const changes = listenToChannel({
-    databaseUrl: options.databaseUrl,
-    channel: 'broker_accounts',
-    // Also called when the LISTEN connection comes and goes: a change meanwhile is read then.
-    onNotify: () => schedule(debounceMs),
-    logger,
-  });
+  const changes = options.watchChanges(() => schedule(debounceMs));
   const resync = setInterval(() => schedule(0), resyncMs);
   schedule(0);
 
@@ -152,9 +147,22 @@ export function startBrokerAccountsSync(options: {
   };
 }
 
+/**
+ * The device accounts in PostgreSQL and their changes: the `broker_accounts` channel, which also
+ * calls back when its LISTEN connection comes and goes (a change meanwhile is read then).
+ */
+export function deviceAccountsIn(db: Kysely<Database>, databaseUrl: string, logger: Logger) {
+  return {
+    deviceAccounts: () => findDeviceAccounts(db),
+    watchChanges: (onChange: () => void) =>
+      listenToChannel({ databaseUrl, channel: 'broker_accounts', onNotify: onChange, logger }),
+  };
+}
+
 // Mosquitto may reload at any moment (another change, an operator's SIGHUP): it must never read a
 // half-written file, so the new one is written beside it and renamed over it.
-async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const mode = 0o600; // the broker's user only: it holds the services' password hashes
   const next = `${path}.${randomBytes(4).toString('hex')}.new`;
   await writeFile(next, content, { mode });
   await chmod(next, mode);
