@@ -25,6 +25,7 @@ import { createDevicesRoutes } from './devices/devices.routes.js';
 import { createAllowedMethods } from './http/allowed-methods.js';
 import { ApiError, createErrorHandler, errorResponse } from './http/api-errors.js';
 import { bodyRules } from './http/body-rules.js';
+import { createClientAddress } from './http/client-address.js';
 import { createRateLimiter } from './http/rate-limiter.js';
 import { createReadCache, type ReadCache } from './http/read-cache.js';
 import { createRouter } from './http/router.js';
@@ -53,12 +54,13 @@ export type AppDependencies = {
     | 'API_CLIENT_RATE_LIMIT_PER_SECOND'
     | 'API_CLIENT_RATE_LIMIT_BURST'
     | 'CORS_ORIGINS'
+    | 'API_TRUSTED_PROXIES'
     | 'API_METRICS_MAX_POINTS'
   >;
   registry?: Registry;
   readiness?: readonly ReadinessCheck[];
   /** Where repeated reads are answered from (service.ts); none by default. */
-  caches?: { registry: ReadCache; timeSeries: ReadCache };
+  caches?: { registry: ReadCache; timeSeries: ReadCache; keys: ReadCache };
 };
 
 /**
@@ -93,8 +95,9 @@ export function createApp(deps: AppDependencies) {
       throw new ApiError('rate_limited', 'too many requests', undefined, verdict.retryAfterSeconds);
     }
   };
+  const clientAddress = createClientAddress(config.API_TRUSTED_PROXIES);
   app.use('/api/*', async (c, next) => {
-    limited(clientLimit.take(`client:${clientAddress(c)}`));
+    limited(clientLimit.take(`client:${clientAddress(peerAddress(c), c.req.header('x-forwarded-for'))}`));
     await next();
   });
   app.use(
@@ -104,10 +107,16 @@ export function createApp(deps: AppDependencies) {
       exceptions: { '/api/devices/import': { maxBytes: config.API_IMPORT_LIMIT_BYTES, types: IMPORT_TYPES } },
     }),
   );
+  const caches = deps.caches ?? {
+    registry: createReadCache({ ttlMs: 0 }),
+    timeSeries: createReadCache({ ttlMs: 0 }),
+    keys: createReadCache({ ttlMs: 0 }),
+  };
   const authenticator = createAuthenticator({
     db,
     adminKey: config.API_ADMIN_KEY,
     logger: logger.child({ module: 'auth' }),
+    cache: caches.keys,
   });
   app.use('/api/*', authenticator.middleware);
   app.use('/api/*', async (c, next) => {
@@ -118,10 +127,6 @@ export function createApp(deps: AppDependencies) {
 
   app.get('/health', (c) => c.json({ status: 'healthy', service: SERVICE }));
   app.route('/', createOpsRoutes({ service: SERVICE, registry, readiness: deps.readiness }));
-  const caches = deps.caches ?? {
-    registry: createReadCache({ ttlMs: 0 }),
-    timeSeries: createReadCache({ ttlMs: 0 }),
-  };
   const devices = createDeviceReads(db, caches.registry);
   app.route('/', createDevicesRoutes(db, devices));
   app.route('/', createCredentialsRoutes(db));
@@ -162,7 +167,7 @@ export function createApp(deps: AppDependencies) {
   return app;
 }
 
-function clientAddress(c: Parameters<typeof getConnInfo>[0]): string {
+function peerAddress(c: Parameters<typeof getConnInfo>[0]): string {
   try {
     return getConnInfo(c).remote.address ?? 'unknown';
   } catch {

@@ -1,5 +1,6 @@
-import { databaseEnv, influxEnv, mqttEnv, s3Env, serviceEnv } from '@iot-meter/common';
+import { commaList, databaseEnv, influxEnv, mqttEnv, s3Env, serviceEnv } from '@iot-meter/common';
 import { z } from 'zod';
+import { isProxyEntry } from './http/client-address.js';
 import { downsampleEnv } from './retention/retention-config.js';
 
 const positive = z.coerce.number().positive();
@@ -31,16 +32,14 @@ export const deviceManagerConfig = serviceEnv(8080)
     COMMAND_PUBLISH_TIMEOUT_MS: positive.int().default(5000),
     COMMAND_ACK_TIMEOUT_SECONDS: positive.int().default(300),
     COMMAND_RETRY_INTERVAL_MS: positive.int().default(10_000),
+    // Comma-separated addresses or CIDR blocks of the proxies in front of the API (an Ingress
+    // controller's pods): from them, rate limits key on the client in X-Forwarded-For. None by default.
+    API_TRUSTED_PROXIES: commaList().refine(
+      (list) => list.every(isProxyEntry),
+      'must be comma-separated IP addresses or CIDR blocks',
+    ),
     // Comma-separated origins allowed by CORS; none by default.
-    CORS_ORIGINS: z
-      .string()
-      .default('')
-      .transform((v) =>
-        v
-          .split(',')
-          .map((o) => o.trim())
-          .filter(Boolean),
-      ),
+    CORS_ORIGINS: commaList(),
   });
 
 export type DeviceManagerConfig = z.output<typeof deviceManagerConfig>;

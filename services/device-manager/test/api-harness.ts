@@ -91,6 +91,7 @@ export class ApiHarness {
         API_CLIENT_RATE_LIMIT_PER_SECOND: 10_000,
         API_CLIENT_RATE_LIMIT_BURST: 10_000,
         CORS_ORIGINS: [],
+        API_TRUSTED_PROXIES: [],
         API_METRICS_MAX_POINTS: 10_000,
         ...config,
       },

@@ -1,5 +1,6 @@
+import { serve } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ApiHarness } from './api-harness.js';
+import { ADMIN_KEY, ApiHarness } from './api-harness.js';
 
 const api = new ApiHarness(inject('stackEnv'));
 const keys: Record<string, string> = {};
@@ -158,6 +159,54 @@ describe('limits and failures', () => {
       expect((await limited.call('GET', '/healthz', { key: null })).status).toBe(200);
     } finally {
       await limited.dispose();
+    }
+  });
+
+  it('limits each client behind a trusted proxy on its own, and believes no one else’s header', async () => {
+    const behind = new ApiHarness(inject('stackEnv'));
+    await behind.start({
+      API_CLIENT_RATE_LIMIT_PER_SECOND: 0.5,
+      API_CLIENT_RATE_LIMIT_BURST: 2,
+      API_TRUSTED_PROXIES: ['127.0.0.1'],
+    });
+    const server = await serve(behind.app, 0, { hostname: '127.0.0.1' });
+    try {
+      const get = async (forwardedFor?: string) =>
+        (
+          await fetch(`http://127.0.0.1:${server.port}/api/stats`, {
+            headers: {
+              authorization: `Bearer ${ADMIN_KEY}`,
+              ...(forwardedFor && { 'x-forwarded-for': forwardedFor }),
+            },
+          })
+        ).status;
+      // Two clients through the proxy (this test's loopback peer): a budget of two each.
+      expect([await get('198.51.100.1'), await get('198.51.100.1'), await get('198.51.100.1')]).toEqual([
+        200, 200, 429,
+      ]);
+      expect([await get('6.6.6.6, 198.51.100.2'), await get('198.51.100.2')]).toEqual([200, 200]);
+      // The proxy's own requests are the proxy's.
+      expect([await get(), await get(), await get()]).toEqual([200, 200, 429]);
+    } finally {
+      await server.close();
+      await behind.dispose();
+    }
+    // Without the proxy trusted, the header is ignored: everyone behind it shares one budget.
+    const direct = new ApiHarness(inject('stackEnv'));
+    await direct.start({ API_CLIENT_RATE_LIMIT_PER_SECOND: 0.5, API_CLIENT_RATE_LIMIT_BURST: 2 });
+    const plain = await serve(direct.app, 0, { hostname: '127.0.0.1' });
+    try {
+      const statuses = [];
+      for (const client of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
+        const r = await fetch(`http://127.0.0.1:${plain.port}/api/stats`, {
+          headers: { authorization: `Bearer ${ADMIN_KEY}`, 'x-forwarded-for': client },
+        });
+        statuses.push(r.status);
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await plain.close();
+      await direct.dispose();
     }
   });
 

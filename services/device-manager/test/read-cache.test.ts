@@ -98,4 +98,34 @@ describe('read cache', () => {
     const fresh = await api.call('GET', '/api/devices/c-4/metrics?start=-1m&metric=power');
     expect((fresh.json as { value: number }[]).map((p) => p.value)).toEqual([1, 2]);
   });
+
+  it('forgets a key revoked through another replica at once, and keeps no key while it cannot hear', async () => {
+    const created = await api.call('POST', '/api/keys', { json: { name: 'cached', role: 'viewer' } });
+    const { key, id } = created.json as { key: string; id: number };
+    const asKey = () => api.call('GET', '/api/devices', { key });
+    expect((await asKey()).status).toBe(200); // verified, and now remembered
+    // Revoked by another replica (straight to PostgreSQL here): its notification clears the cache,
+    // long before the key's 30 s in it are over.
+    await api.database.db
+      .updateTable('api_keys')
+      .set({ revoked_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
+    await vi.waitFor(async () => expect((await asKey()).status, 'the revocation').toBe(401), within);
+
+    const other = await api.call('POST', '/api/keys', { json: { name: 'unheard', role: 'viewer' } });
+    const second = other.json as { key: string; id: number };
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where application_name = 'listen api_keys' and datname = current_database()`.execute(api.database.db);
+    await expect.poll(() => api.readCaches?.listening(), { ...within, message: 'the drop' }).toBe(false);
+    expect((await api.call('GET', '/api/devices', { key: second.key })).status).toBe(200);
+    await api.database.db
+      .updateTable('api_keys')
+      .set({ revoked_at: sql`now()` })
+      .where('id', '=', second.id)
+      .execute();
+    expect((await api.call('GET', '/api/devices', { key: second.key })).status).toBe(401);
+    expect(api.readCaches?.listening()).toBe(false); // still down: the key was checked, not remembered
+    await listening();
+  });
 });

@@ -7,6 +7,18 @@ const url = (protocols: readonly string[]) => z.url({ protocol: new RegExp(`^(${
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+/** A comma-separated list (spaces around entries ignored, empty entries dropped); unset is empty. */
+export const commaList = () =>
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    );
+
 export const logLevelEnv = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });

@@ -5,6 +5,7 @@ import * as apiKeysAndListing from './migrations/2026-11-29T11-00-00_api-keys-an
 import * as deviceRegistryChanges from './migrations/2026-11-29T13-00-00_device-registry-changes.js';
 import * as collectorSessions from './migrations/2026-12-01T12-00-00_collector-sessions.js';
 import * as deviceCredentials from './migrations/2026-12-01T18-00-00_device-credentials.js';
+import * as apiKeyChanges from './migrations/2026-12-01T19-00-00_api-key-changes.js';
 
 // Listed here rather than read from a folder, so the compiled services and the tests run the same set.
 const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-29T13-00-00_device-registry-changes': deviceRegistryChanges,
   '2026-12-01T12-00-00_collector-sessions': collectorSessions,
   '2026-12-01T18-00-00_device-credentials': deviceCredentials,
+  '2026-12-01T19-00-00_api-key-changes': apiKeyChanges,
 };
 
 /** Brings the schema to the newest migration; throws if one fails. */

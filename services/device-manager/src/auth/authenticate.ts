@@ -2,15 +2,12 @@ import type { Database, Logger } from '@iot-meter/common';
 import type { MiddlewareHandler } from 'hono';
 import type { Kysely } from 'kysely';
 import { ApiError } from '../http/api-errors.js';
+import type { ReadCache } from '../http/read-cache.js';
 import type { AppEnv } from '../http/router.js';
 import { apiKeyPrefix, hashApiKey, sameHash } from './api-key-secret.js';
 import { findActiveApiKeyByPrefix, touchApiKey } from './api-keys.repository.js';
 import { hasRole, type Principal, type Role } from './principal.js';
 
-// A verified key is remembered this long, so a request costs no database lookup and no hashing (a
-// third of an authenticated cached read, measured). A key revoked through another replica stops
-// working here within this time (at once on the replica revoking it).
-const CACHE_MS = 30_000;
 const TOUCH_EVERY_MS = 60_000;
 
 export type Authenticator = {
@@ -18,6 +15,9 @@ export type Authenticator = {
   /** Forgets cached keys, after a revocation. */
   forget(): void;
 };
+
+/** A key's verdict: who it is, or that it is no key (remembered too, so guessing costs a lookup each). */
+type Verdict = Principal | null;
 
 /**
  * Bearer API keys: the bootstrap admin key from `API_ADMIN_KEY`, or a key from `api_keys`. Sets
@@ -27,20 +27,17 @@ export function createAuthenticator(options: {
   db: Kysely<Database>;
   adminKey?: string;
   logger: Logger;
+  /**
+   * Where verified keys are remembered (a third of the cost of an authenticated cached read,
+   * measured); it must be cleared on every revocation, on every replica (read-caches.ts).
+   */
+  cache: ReadCache;
 }): Authenticator {
   const adminHash = options.adminKey ? hashApiKey(options.adminKey) : undefined;
-  const cache = new Map<string, { principal: Principal; until: number }>();
   const touched = new Map<number, number>();
 
   async function resolve(key: string): Promise<Principal | undefined> {
-    const cached = cache.get(key);
-    if (cached && cached.until > Date.now()) return cached.principal;
-    const principal = await verify(key);
-    if (principal) {
-      if (cache.size > 10_000) cache.clear();
-      cache.set(key, { principal, until: Date.now() + CACHE_MS });
-    }
-    return principal;
+    return (await options.cache.get<Verdict>(key, async () => (await verify(key)) ?? null)) ?? undefined;
   }
 
   async function verify(key: string): Promise<Principal | undefined> {
@@ -64,7 +61,7 @@ export function createAuthenticator(options: {
   }
 
   return {
-    forget: () => cache.clear(),
+    forget: () => options.cache.clear(),
     middleware: async (c, next) => {
       const header = c.req.header('authorization') ?? '';
       const match = /^Bearer\s+(\S+)$/i.exec(header);
