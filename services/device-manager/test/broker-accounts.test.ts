@@ -17,7 +17,8 @@ import { AuthBroker } from './auth-broker.js';
 // Device identity at the broker: credentials issued by the API, applied to a real Mosquitto by the
 // account sync, and the chart's ACLs holding every device to its own topics.
 const stackEnv = inject('stackEnv');
-const broker = new AuthBroker({ devices: 18640, services: 18641 });
+// 17xxx: no stack (PostgreSQL 15432+, MQTT 11883+, InfluxDB 18086+ with offsets up to 900) or soak port.
+const broker = new AuthBroker({ devices: 17640, services: 17641 });
 const api = new ApiHarness(stackEnv);
 const servicePasswords = {
   collector: randomBytes(16).toString('hex'),
@@ -181,6 +182,11 @@ describe('device credentials', () => {
     const r = await api.call('POST', '/api/devices', { json: { device_id: 'aa:bb:cc', device_name: 'mac' } });
     expect(r.status).toBe(400);
     expect(r.json).toMatchObject({ code: 'invalid_request', field: 'device_id' });
+    const imported = await api.call('POST', '/api/devices/import', {
+      body: JSON.stringify({ device_id: 'aa:bb:dd', device_name: 'mac' }),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(imported.json).toMatchObject({ created: 0, failed: 1, errors: [{ line: 1, field: 'device_id' }] });
     expect(
       await api.database.db
         .selectFrom('devices')
@@ -365,7 +371,8 @@ describe('revocation', () => {
     await applied();
     const client = await connected('rev-disable', password);
     const gone = closed(client);
-    const r = await api.call('PUT', '/api/devices/rev-disable', { json: { status: 'disabled' } });
+    // Any case: status is free text.
+    const r = await api.call('PUT', '/api/devices/rev-disable', { json: { status: 'Disabled' } });
     expect(r.status).toBe(200);
     expect(await gone).toBeLessThan(5000);
     expect(await connect('rev-disable', password)).toBe(NOT_AUTHORIZED);
@@ -405,11 +412,10 @@ describe('the broker converges on PostgreSQL after a crash', () => {
     expect(readFileSync(broker.passwordFiles.devices, 'utf8')).toContain('crash-1:');
     expect(await connect('crash-1', password)).toBe(NOT_AUTHORIZED);
 
-    const restarted = Date.now();
+    // Restarted, it converges within the 30 s (its first pass always reloads the broker).
     sync = startSync();
     await expect
       .poll(async () => typeof (await connect('crash-1', password)), { timeout: 30_000, interval: 200 })
       .toBe('object');
-    expect(Date.now() - restarted).toBeLessThan(30_000);
   });
 });

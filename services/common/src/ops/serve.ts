@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { serve as serveNode } from '@hono/node-server';
 import type { Hono } from 'hono';
 
@@ -11,8 +11,9 @@ export const CLOSE_GRACE_MS = 5000;
  * `close` stops accepting connections and lets requests in flight finish, but does not wait for
  * clients to hang up: a keep-alive connection that Prometheus scrapes or a probe polls is never idle
  * for long, and Node's own `server.close()` waits for every one of them — a service told to stop
- * would run until the kubelet kills it. So answers sent while closing say `Connection: close`,
- * connections are closed as soon as they are idle, and whatever is left after `graceMs` is cut.
+ * would run until the kubelet kills it. So every answer not yet started when closing begins (and
+ * any request arriving after) says `Connection: close`, connections are closed as soon as they are
+ * idle, and whatever is left after `graceMs` is cut.
  */
 export async function serve(
   app: Pick<Hono, 'fetch'>,
@@ -25,9 +26,15 @@ export async function serve(
     listening.once('error', reject);
   });
   let closing: Promise<void> | undefined;
+  const inFlight = new Set<ServerResponse>();
+  const hangUpAfter = (response: ServerResponse) => {
+    if (!response.headersSent) response.setHeader('connection', 'close');
+  };
   // Ahead of the app's own listener, which may answer before returning.
   server.prependListener('request', (_request, response) => {
-    if (closing) response.setHeader('connection', 'close');
+    if (closing) return hangUpAfter(response);
+    inFlight.add(response);
+    response.once('close', () => inFlight.delete(response));
   });
   const address = server.address();
   const bound = typeof address === 'object' && address !== null ? address.port : port;
@@ -35,6 +42,7 @@ export async function serve(
     port: bound,
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
+        for (const response of inFlight) hangUpAfter(response);
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
         server.close((err) => {

@@ -16,8 +16,9 @@ export type Authenticator = {
   forget(): void;
 };
 
-/** A key's verdict: who it is, or that it is no key (remembered too, so guessing costs a lookup each). */
-type Verdict = Principal | null;
+// Thrown by a lookup that found no key, so the cache keeps only keys that verified: made-up tokens
+// can neither fill it nor push real keys out of it.
+const NOT_A_KEY = new Error('not a key');
 
 /**
  * Bearer API keys: the bootstrap admin key from `API_ADMIN_KEY`, or a key from `api_keys`. Sets
@@ -37,11 +38,21 @@ export function createAuthenticator(options: {
   const touched = new Map<number, number>();
 
   async function resolve(key: string): Promise<Principal | undefined> {
-    return (await options.cache.get<Verdict>(key, async () => (await verify(key)) ?? null)) ?? undefined;
+    const hash = hashApiKey(key);
+    try {
+      // By hash: the cache holds no secrets and a fixed size per key.
+      return await options.cache.get(hash, async () => {
+        const principal = await verify(key, hash);
+        if (!principal) throw NOT_A_KEY;
+        return principal;
+      });
+    } catch (err) {
+      if (err === NOT_A_KEY) return undefined;
+      throw err;
+    }
   }
 
-  async function verify(key: string): Promise<Principal | undefined> {
-    const hash = hashApiKey(key);
+  async function verify(key: string, hash: string): Promise<Principal | undefined> {
     if (adminHash && sameHash(hash, adminHash))
       return { keyId: null, name: 'bootstrap-admin', role: 'admin' };
     const prefix = apiKeyPrefix(key);

@@ -1,5 +1,5 @@
-// Keeps the broker's password file derived from PostgreSQL (docs/security.md): runs beside the
-// broker (a sidecar in the chart, a stack server locally) until SIGTERM.
+// Keeps the broker's password files derived from PostgreSQL (docs/security.md): runs beside the
+// broker, as the broker's user, until SIGTERM (planned: a sidecar in the chart, a stack server locally).
 import {
   createDatabase,
   createLogger,

@@ -12,7 +12,7 @@ export const brokerAccountsConfig = serviceEnv(8081)
     BROKER_PID_FILE: z.string().min(1).optional(),
     BROKER_PROCESS_NAME: z.string().min(1).default('mosquitto'),
     // A file per service account (a mounted Secret): name `collector` → account `@collector`.
-    BROKER_SERVICE_ACCOUNTS_DIR: z.string().min(1).optional(),
+    BROKER_SERVICE_ACCOUNTS_DIR: z.string().min(1),
     // A full pass this often, whether or not a change was notified.
     BROKER_ACCOUNTS_RESYNC_MS: z.coerce.number().int().positive().default(30_000),
   });

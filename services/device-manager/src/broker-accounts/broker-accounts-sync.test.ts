@@ -13,9 +13,9 @@ let failReloads: number;
 
 const account = (username: string): BrokerAccount => ({ username, password_hash: `$7$1$salt$${username}` });
 
-function start(options: { resyncMs?: number } = {}) {
+function start(options: { resyncMs?: number; deviceAccounts?: () => Promise<BrokerAccount[]> } = {}) {
   const sync = startBrokerAccountsSync({
-    deviceAccounts: async () => devices,
+    deviceAccounts: options.deviceAccounts ?? (async () => devices),
     watchChanges: (onChange) => {
       notify = onChange;
       return { close: async () => {} };
@@ -107,5 +107,44 @@ describe('the broker account sync', () => {
     expect([reloads.length, applied]).toEqual([1, true]);
     await expect(sync.readiness.check()).resolves.toBeUndefined();
     await sync.close();
+  });
+
+  it('passes again when a change arrives while a pass is reading', async () => {
+    let release: () => void = () => {};
+    let reads = 0;
+    const { sync: held } = start({
+      deviceAccounts: async () => {
+        reads += 1;
+        if (reads === 2) await new Promise<void>((r) => (release = r));
+        return devices;
+      },
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    notify();
+    await vi.advanceTimersByTimeAsync(200); // the second pass is reading, held
+    devices = [account('d-9')];
+    notify(); // read too late for the held pass
+    await vi.advanceTimersByTimeAsync(200);
+    release();
+    await vi.advanceTimersByTimeAsync(2);
+    expect(reloads).toEqual(['d-1:$7$1$salt$d-1\n', 'd-9:$7$1$salt$d-9\n']);
+    expect(reads).toBe(3);
+    await held.close();
+  });
+
+  it('turns unready when its passes keep failing, and refuses waiters once closed', async () => {
+    const { sync } = start({ resyncMs: 1000 });
+    await vi.advanceTimersByTimeAsync(0);
+    await expect(sync.readiness.check()).resolves.toBeUndefined();
+    failReloads = 1000;
+    devices = [];
+    await vi.advanceTimersByTimeAsync(3000);
+    await expect(sync.readiness.check()).resolves.toBeUndefined(); // failing for 3 periods: still ready
+    await vi.advanceTimersByTimeAsync(1001);
+    await expect(sync.readiness.check()).rejects.toThrow('no successful pass lately');
+    const waiting = sync.applied();
+    await sync.close();
+    await expect(waiting).rejects.toThrow('closed');
+    await expect(sync.applied()).rejects.toThrow('closed');
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, rename, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import {
   type Backoff,
   createBackoff,
@@ -14,7 +14,7 @@ import { type BrokerAccount, findDeviceAccounts } from './device-credentials.rep
 import { renderPasswordFile } from './password-file.js';
 
 export type BrokerAccountsSync = {
-  /** Resolves once the broker has reloaded accounts read after this call. */
+  /** Resolves once the broker has reloaded accounts read after this call; rejects if closed first. */
   applied(): Promise<void>;
   readiness: ReadinessCheck;
   close(): Promise<void>;
@@ -68,7 +68,8 @@ export function startBrokerAccountsSync(options: {
   let running: Promise<void> | undefined;
   let again = false;
   let closed = false;
-  let waiters: (() => void)[] = [];
+  let waiters: { resolve(): void; reject(err: Error): void }[] = [];
+  let lastSuccess = Number.NEGATIVE_INFINITY; // when a pass last found the broker's files right
 
   const schedule = (delayMs: number) => {
     if (closed || timer) return;
@@ -105,7 +106,8 @@ export function startBrokerAccountsSync(options: {
           logger.info({ services: services.length, devices: devices.length }, 'broker accounts applied');
         }
         retry.reset();
-        for (const resolve of answering) resolve();
+        lastSuccess = Date.now();
+        for (const waiter of answering) waiter.resolve();
       } catch (err) {
         metrics.passes.inc({ result: 'failed' });
         logger.warn({ err }, 'broker account sync failed; retrying');
@@ -127,18 +129,22 @@ export function startBrokerAccountsSync(options: {
 
   return {
     applied: () =>
-      new Promise<void>((resolve) => {
-        waiters.push(resolve);
+      new Promise<void>((resolve, reject) => {
+        if (closed) return reject(new Error('the broker account sync is closed'));
+        waiters.push({ resolve, reject });
         schedule(0);
       }),
     readiness: {
       name: 'broker_accounts',
       check: async () => {
         if (applied === undefined) throw new Error('accounts not applied yet');
+        // Passes keep failing (PostgreSQL or the broker away): changes are not reaching the broker.
+        if (Date.now() - lastSuccess > 3 * resyncMs) throw new Error('no successful pass lately');
       },
     },
     async close() {
       closed = true;
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error('the broker account sync is closed'));
       clearTimeout(timer);
       clearInterval(resync);
       await changes.close();
@@ -162,9 +168,14 @@ export function deviceAccountsIn(db: Kysely<Database>, databaseUrl: string, logg
 // Mosquitto may reload at any moment (another change, an operator's SIGHUP): it must never read a
 // half-written file, so the new one is written beside it and renamed over it.
 async function writeAtomically(path: string, content: string): Promise<void> {
-  const mode = 0o600; // the broker's user only: it holds the services' password hashes
+  const mode = 0o600; // the broker's user only (the sync runs as that user): it holds password hashes
   const next = `${path}.${randomBytes(4).toString('hex')}.new`;
-  await writeFile(next, content, { mode });
-  await chmod(next, mode);
-  await rename(next, path);
+  try {
+    await writeFile(next, content, { mode });
+    await chmod(next, mode);
+    await rename(next, path);
+  } catch (err) {
+    await rm(next, { force: true });
+    throw err;
+  }
 }

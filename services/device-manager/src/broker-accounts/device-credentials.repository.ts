@@ -40,12 +40,12 @@ export async function issueCredentials(
 /** A broker account: a username and its password-file hash. */
 export type BrokerAccount = { username: string; password_hash: string };
 
-/** The devices the broker admits: those with credentials whose status is not `disabled`. */
+/** The devices the broker admits: those with credentials whose status is not `disabled` (any case). */
 export async function findDeviceAccounts(db: Kysely<Database>): Promise<BrokerAccount[]> {
   return db
     .selectFrom('device_credentials as c')
     .innerJoin('devices as d', 'd.device_id', 'c.device_id')
-    .where('d.status', '<>', 'disabled')
+    .where(sql`lower(d.status)`, '<>', 'disabled')
     .select(['c.device_id as username', 'c.password_hash'])
     .orderBy('c.device_id')
     .execute();

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBrokerPassword, SERVICE_HASH_ITERATIONS } from './broker-password.js';
 import type { BrokerAccount } from './device-credentials.repository.js';
@@ -16,19 +16,20 @@ export function renderPasswordFile(accounts: readonly BrokerAccount[]): string {
 
 /**
  * The service accounts in `dir`: a file per service (a mounted Secret), named for the service and
- * holding its password; account `@<file name>`. A password is hashed once, with a salt kept for as
- * long as the password stays the same, so an unchanged Secret leaves the broker's file unchanged.
+ * holding its password; account `@<file name>`, read at each pass so a rotated Secret is picked up.
+ * A password is hashed once, with a salt kept for as long as the password stays the same, so an
+ * unchanged Secret leaves the broker's file unchanged.
  */
-export function readServiceAccounts(dir: string | undefined): () => Promise<BrokerAccount[]> {
+export function readServiceAccounts(dir: string): () => Promise<BrokerAccount[]> {
   const hashes = new Map<string, { password: string; hash: string }>();
   return async () => {
-    if (!dir) return [];
-    const names = (await readdir(dir, { withFileTypes: true }))
-      .filter((entry) => entry.isFile() && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(entry.name))
-      .map((entry) => entry.name);
+    // A mounted Secret's keys are symlinks into `..data/`: follow them (stat), skip the dot entries.
+    const names = (await readdir(dir)).filter((name) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)).sort();
     const accounts: BrokerAccount[] = [];
-    for (const name of names.sort()) {
-      const password = (await readFile(join(dir, name), 'utf8')).trim();
+    for (const name of names) {
+      const path = join(dir, name);
+      if (!(await stat(path)).isFile()) continue;
+      const password = (await readFile(path, 'utf8')).trim();
       if (!password) continue;
       let known = hashes.get(name);
       if (known?.password !== password) {
@@ -37,6 +38,8 @@ export function readServiceAccounts(dir: string | undefined): () => Promise<Brok
       }
       accounts.push({ username: `${SERVICE_ACCOUNT_PREFIX}${name}`, password_hash: known.hash });
     }
+    // An empty Secret (or a wrong mount) would lock every service out: keep the broker's file.
+    if (accounts.length === 0) throw new Error(`no service account passwords in ${dir}`);
     return accounts;
   };
 }
