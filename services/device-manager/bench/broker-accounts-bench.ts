@@ -74,7 +74,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const phase = (name: string) => process.stderr.write(`bench: ${name}\n`);
 
 type Latency = { p50: number; p99: number; max: number };
-type Stall = Latency & { cpuMs: number; settled: boolean };
+/** The broker's CPU time, and its time runnable but waiting for a core (the machine is shared). */
+type Stall = Latency & { cpuMs: number; waitMs: number; settled: boolean };
 
 await main();
 
@@ -425,12 +426,16 @@ async function startProbe(run: Run, device: DeviceLogin, onReport: (r: FleetRepo
 }
 
 /**
- * The broker's stall as the probe sees it, and its CPU time (from /proc: its own, not the
- * machine's) beyond what the probe's traffic costs in the quiet window.
+ * The broker's stall as the probe sees it, and its CPU time and its wait for a core (from
+ * /proc/<pid>/schedstat: its own, not the machine's) beyond their rates in the quiet window.
  */
 function createStallMeter(ask: (query: ProbeQuery) => Promise<ProbeSamples>, brokerPid: number) {
-  const cpuNs = () => Number(readFileSync(`/proc/${brokerPid}/schedstat`, 'utf8').split(' ')[0]);
-  let quietCpuPerMs = 0;
+  // Nanoseconds on a core, and runnable waiting for one.
+  const schedstat = () => {
+    const [cpu, wait] = readFileSync(`/proc/${brokerPid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { cpu: cpu ?? 0, wait: wait ?? 0 };
+  };
+  let quietPerMs = { cpu: 0, wait: 0 };
   let settledLatencyMs = 20;
 
   const latencies = async (from: number, to: number) => {
@@ -448,11 +453,15 @@ function createStallMeter(ask: (query: ProbeQuery) => Promise<ProbeSamples>, bro
 
   return {
     async quiet(ms: number): Promise<Latency> {
-      const cpu = cpuNs();
+      const before = schedstat();
       const start = clock();
       await sleep(ms);
       const end = clock();
-      quietCpuPerMs = (cpuNs() - cpu) / 1e6 / (end - start);
+      const after = schedstat();
+      quietPerMs = {
+        cpu: (after.cpu - before.cpu) / 1e6 / (end - start),
+        wait: (after.wait - before.wait) / 1e6 / (end - start),
+      };
       const quiet = percentiles(await latencies(start, end));
       settledLatencyMs = Math.max(20, 3 * quiet.p99);
       return quiet;
@@ -466,7 +475,7 @@ function createStallMeter(ask: (query: ProbeQuery) => Promise<ProbeSamples>, bro
       settled: () => boolean = () => true,
       timeoutMs = 60_000,
     ): Promise<Stall> {
-      const cpu = cpuNs();
+      const before = schedstat();
       const start = clock();
       await trigger();
       let done = true;
@@ -480,8 +489,13 @@ function createStallMeter(ask: (query: ProbeQuery) => Promise<ProbeSamples>, bro
         done = false;
       }
       const end = clock();
-      const cpuMs = (cpuNs() - cpu) / 1e6 - quietCpuPerMs * (end - start);
-      return { ...percentiles(await latencies(start - 50, end)), cpuMs, settled: done };
+      const after = schedstat();
+      return {
+        ...percentiles(await latencies(start - 50, end)),
+        cpuMs: (after.cpu - before.cpu) / 1e6 - quietPerMs.cpu * (end - start),
+        waitMs: (after.wait - before.wait) / 1e6 - quietPerMs.wait * (end - start),
+        settled: done,
+      };
     },
   };
 }
@@ -492,7 +506,7 @@ function percentiles(values: number[]): Latency {
   return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
 }
 
-/** The median stall (the longest PUBACK wait) and broker CPU of repeated reloads, and each. */
+/** The median stall (the longest PUBACK wait), broker CPU and wait for a core of repeated reloads, and each. */
 function summarize(stalls: Stall[]) {
   const median = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -504,6 +518,7 @@ function summarize(stalls: Stall[]) {
   return {
     stallMs: median(stalls.map((s) => s.max)),
     cpuMs: median(stalls.map((s) => s.cpuMs)),
+    waitMs: median(stalls.map((s) => s.waitMs)),
     stalls: stalls.map((s) => s.max),
     cpu: stalls.map((s) => s.cpuMs),
   };
@@ -536,10 +551,14 @@ function printReport(r: Report) {
   const ms = (x: number) => `${x < 10 ? x.toFixed(1) : n(x)} ms`;
   const s = (x: number) => `${(x / 1000).toFixed(2)} s`;
   const opt = (x: number | null) => (x === null ? '–' : s(x));
+  const reloads = (k: number) => `${k} reload${k === 1 ? '' : 's'}`;
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   const latency = (l: Latency) => `p50 ${ms(l.p50)}, p99 ${ms(l.p99)}, max ${ms(l.max)}`;
-  const stall = (l: Stall) => `${latency(l)}; broker CPU ${ms(l.cpuMs)}${l.settled ? '' : ' (not settled)'}`;
-  const each = (values: number[]) => values.map(ms).join(', ');
+  const stall = (l: Stall) =>
+    `${latency(l)}; broker CPU ${ms(l.cpuMs)}, waited ${ms(l.waitMs)}${l.settled ? '' : ' (not settled)'}`;
+  const each = (values: number[]) => values.map((x) => n(x)).join(', ');
+  const repeated = (m: ReturnType<typeof summarize>) =>
+    `stall ${ms(m.stallMs)} (${each(m.stalls)}); broker CPU ${ms(m.cpuMs)} (${each(m.cpu)}), waited ${ms(m.waitMs)}`;
   const { revocation: rev, iterations: it } = r;
   const rows: [string, string, string][] = [
     [
@@ -549,7 +568,7 @@ function printReport(r: Report) {
     ],
     [
       '  … until the broker admits them',
-      `${s(r.provision.admittedMs)} (${r.provision.reloads} reload${r.provision.reloads === 1 ? '' : 's'})`,
+      `${s(r.provision.admittedMs)} (${reloads(r.provision.reloads)})`,
       '',
     ],
     [
@@ -561,26 +580,27 @@ function printReport(r: Report) {
     ['reload, nothing changed', stall(r.unchanged), 'max ≤ 1 s'],
     [`revoke ${r.revoke} through the API (½ DELETE, ½ disable)`, stall(rev), 'max ≤ 1 s'],
     ['  API calls', s(rev.callsMs), ''],
-    ['  reloads by the sync', `${rev.reloads} (SIGHUP ${opt(rev.signalMs)} after the first call)`, '1'],
+    [
+      '  reloads by the sync',
+      `${reloads(rev.reloads)}, the first ${opt(rev.signalMs)} after the first call`,
+      '1',
+    ],
     [
       '  revoked devices disconnected',
       `${rev.disconnected} of ${r.revoke}, first ${opt(rev.firstDisconnectMs)}, last ${opt(rev.lastDisconnectMs)} after the first call`,
       'last ≤ 5 s',
     ],
     ['  other devices disconnected', String(r.otherDisconnected), '0'],
+    [`import ${n(r.secondImport.created)} more devices`, stall(r.secondImport), 'max ≤ 1 s'],
     [
-      `import ${n(r.secondImport.created)} more devices`,
-      `${stall(r.secondImport)}; import ${s(r.secondImport.importMs)}, ${r.secondImport.reloads} reload${r.secondImport.reloads === 1 ? '' : 's'}`,
-      'max ≤ 1 s',
+      '  import; reloads by the sync',
+      `${s(r.secondImport.importMs)}; ${reloads(r.secondImport.reloads)}`,
+      '1',
     ],
+    [`reload, 1-iteration hashes (the product), median of ${it.one.stalls.length}`, repeated(it.one), ''],
     [
-      `reload, 1-iteration hashes (the product), ×${it.one.stalls.length}`,
-      `stall median ${ms(it.one.stallMs)} (${each(it.one.stalls)}); broker CPU median ${ms(it.one.cpuMs)} (${each(it.one.cpu)})`,
-      '',
-    ],
-    [
-      `reload, 101-iteration hashes (baseline), ×${it.hundredOne.stalls.length}`,
-      `stall median ${ms(it.hundredOne.stallMs)} (${each(it.hundredOne.stalls)}); broker CPU median ${ms(it.hundredOne.cpuMs)} (${each(it.hundredOne.cpu)})`,
+      `reload, 101-iteration hashes (baseline), median of ${it.hundredOne.stalls.length}`,
+      repeated(it.hundredOne),
       '',
     ],
     [
