@@ -132,14 +132,18 @@ async function measure(run: Run) {
   );
   run.apiStarted = true;
   const signalBroker = reloadBrokerBySignal({ pidFile: broker.pidFile });
-  // When the sync signalled the broker.
-  const reloads: number[] = [];
+  // When the broker was told to reload, by the sync or by this benchmark.
+  const signals: number[] = [];
+  const sighup = () => {
+    signals.push(clock());
+    process.kill(broker.pid, 'SIGHUP');
+  };
   const sync = startBrokerAccountsSync({
     ...deviceAccountsIn(api.database.db, api.database.url, logger),
     passwordFiles: broker.passwordFiles,
     serviceAccounts: readServiceAccounts(broker.serviceAccountsDir),
     reloadBroker: async () => {
-      reloads.push(clock());
+      signals.push(clock());
       await signalBroker();
     },
     logger,
@@ -201,13 +205,13 @@ async function measure(run: Run) {
   phase('starting the probe');
   const probe = await startProbe(run, probeDevice, onClosed);
   await sleep(1000);
-  const meter = createStallMeter(probe, broker.pid);
+  const meter = createStallMeter(probe, broker.pid, signals);
 
   phase(`quiet baseline, ${QUIET_S} s`);
   const quiet = await meter.quiet(QUIET_S * 1000);
 
   phase('reload with nothing changed');
-  const unchanged = await meter.around(() => process.kill(broker.pid, 'SIGHUP'));
+  const unchanged = await meter.around(sighup);
 
   phase(`revoking ${REVOKE} devices through the API`);
   // Spread over the fleet, from the first connected to the last: the broker re-checks its clients in turn.
@@ -216,7 +220,7 @@ async function measure(run: Run) {
     (_, i) => fleet[Math.floor((i * DEVICES) / REVOKE)]?.username ?? '',
   );
   const revokePasses = await appliedPasses();
-  const reloadsBefore = reloads.length;
+  const signalsBefore = signals.length;
   let burstStart = 0;
   let callsMs = 0;
   const revocation = await meter.around(
@@ -236,12 +240,12 @@ async function measure(run: Run) {
       `${REVOKE - revokedClosed.length} revoked devices still connected ${REVOKED_DEADLINE_MS / 1000} s after the burst`,
     );
   }
-  const firstReload = reloads[reloadsBefore];
+  const firstSignal = signals[signalsBefore];
   for (const id of revoked) secrets.delete(id);
 
   phase(`importing ${SECOND_IMPORT} more devices`);
   const secondPasses = await appliedPasses();
-  const secondReloads = reloads.length;
+  const secondSignals = signals.length;
   let secondImportMs = 0;
   const secondImport = await meter.around(
     async () => {
@@ -253,7 +257,7 @@ async function measure(run: Run) {
       for (const device of await importDevices(api, more)) secrets.set(device.username, device.password);
       secondImportMs = clock() - started;
     },
-    () => reloads.length > secondReloads,
+    () => signals.length > secondSignals,
   );
   await sync.applied();
   const secondImportReloads = (await appliedPasses()) - secondPasses;
@@ -269,7 +273,7 @@ async function measure(run: Run) {
     const order = round % 2 === 0 ? (['one', 'hundredOne'] as const) : (['hundredOne', 'one'] as const);
     for (const kind of order) {
       replaceFile(broker.passwordFiles.devices, files[kind]);
-      byIterations[kind].push(await meter.around(() => process.kill(broker.pid, 'SIGHUP')));
+      byIterations[kind].push(await meter.around(sighup));
     }
   }
 
@@ -302,7 +306,7 @@ async function measure(run: Run) {
       callsMs,
       reloads: revocationReloads,
       // From the burst's first call.
-      signalMs: firstReload === undefined ? null : firstReload - burstStart,
+      signalMs: firstSignal === undefined ? null : firstSignal - burstStart,
       disconnected: revokedClosed.length,
       firstDisconnectMs: revokedClosed.length > 0 ? Math.min(...revokedClosed) : null,
       lastDisconnectMs: revokedClosed.length > 0 ? Math.max(...revokedClosed) : null,
@@ -429,7 +433,12 @@ async function startProbe(run: Run, device: DeviceLogin, onReport: (r: FleetRepo
  * The broker's stall as the probe sees it, and its CPU time and its wait for a core (from
  * /proc/<pid>/schedstat: its own, not the machine's) beyond their rates in the quiet window.
  */
-function createStallMeter(ask: (query: ProbeQuery) => Promise<ProbeSamples>, brokerPid: number) {
+function createStallMeter(
+  ask: (query: ProbeQuery) => Promise<ProbeSamples>,
+  brokerPid: number,
+  /** When the broker was told to reload. */
+  signals: readonly number[],
+) {
   // Nanoseconds on a core, and runnable waiting for one.
   const schedstat = () => {
     const [cpu, wait] = readFileSync(`/proc/${brokerPid}/schedstat`, 'utf8').split(' ').map(Number);
@@ -467,8 +476,9 @@ function createStallMeter(ask: (query: ProbeQuery) => Promise<ProbeSamples>, bro
       return quiet;
     },
     /**
-     * From `trigger` for at least a second, until `settled` (or `timeoutMs`) and the probe has
-     * recovered: its latency over that window, and the broker's CPU beyond the quiet rate.
+     * From `trigger` until `settled` (or `timeoutMs`), a second has passed since it and since the
+     * broker was last told to reload (the sync's next pass of a burst comes sooner), and the probe
+     * has recovered: its latency over that window, and the broker's CPU beyond the quiet rate.
      */
     async around(
       trigger: () => unknown,
@@ -481,7 +491,8 @@ function createStallMeter(ask: (query: ProbeQuery) => Promise<ProbeSamples>, bro
       let done = true;
       try {
         await waitFor(
-          async () => clock() - start >= 1000 && settled() && (await recovered()),
+          async () =>
+            clock() - Math.max(start, signals.at(-1) ?? 0) >= 1000 && settled() && (await recovered()),
           'the broker to settle',
           { timeoutMs, intervalMs: 100 },
         );
