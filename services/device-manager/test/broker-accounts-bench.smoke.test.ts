@@ -24,7 +24,8 @@ describe('broker account benchmark (smoke run)', () => {
     expect(report.problems).toEqual([]);
     expect(report.provision).toMatchObject({ provisioned: 200, imports: 1 });
     expect(report.provision.admittedMs).toBeGreaterThanOrEqual(report.provision.importMs);
-    expect(report.provision.reloads).toBeGreaterThanOrEqual(1);
+    expect(report.provision.reloads.sync).toBeGreaterThanOrEqual(1);
+    expect(report.provision.reloads.broker).toBeGreaterThanOrEqual(1);
     expect(report.connect).toMatchObject({ connected: 200, refused: 0 });
     expect(report.quiet).toEqual(latency);
     for (const window of [report.unchanged, report.revocation, report.secondImport]) {
@@ -34,12 +35,13 @@ describe('broker account benchmark (smoke run)', () => {
     }
     // Every revoked device cut off, by the sync's reloads (one when coalesced), and no other.
     expect(report.revocation).toMatchObject({ disconnected: 20 });
-    expect(report.revocation.reloads).toBeGreaterThanOrEqual(1);
+    expect(report.revocation.reloads.sync).toBeGreaterThanOrEqual(1);
+    expect(report.revocation.reloads.broker).toBeGreaterThanOrEqual(1);
     expect(report.revocation.signalMs).toBeGreaterThan(0);
     expect(report.revocation.firstDisconnectMs).toBeGreaterThanOrEqual(report.revocation.signalMs);
     expect(report.revocation.lastDisconnectMs).toBeGreaterThanOrEqual(report.revocation.firstDisconnectMs);
     expect(report.otherDisconnected).toBe(0);
-    expect(report.secondImport).toMatchObject({ created: 50, reloads: 1 });
+    expect(report.secondImport).toMatchObject({ created: 50, reloads: { sync: 1, broker: 1 } });
     // The probe, the devices left and those imported since.
     expect(report.iterations).toMatchObject({ accounts: 1 + 200 - 20 + 50, connected: 1 + 200 - 20 });
     for (const kind of ['one', 'hundredOne']) {
