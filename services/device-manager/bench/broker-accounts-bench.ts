@@ -151,7 +151,7 @@ async function measure(run: Run) {
     registry,
   });
   run.sync = sync;
-  // Reloads the sync applied (its metric), and those the broker did (its log), from `before` on.
+  // Reloads the sync applied (its metric) and those the broker did (its log): so far, and since `before`.
   const reloadCounts = async () => {
     const metric = await registry.getSingleMetric('iot_broker_account_syncs_total')?.get();
     return {
