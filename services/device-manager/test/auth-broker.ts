@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,8 @@ const aclDir = fileURLToPath(new URL('../../../charts/iot-meter/charts/mosquitto
 /**
  * A Mosquitto of its own with the chart's two authenticated listeners: devices (their id as
  * username and client id, the devices' ACL) and services (the services' ACL), each with a password
- * file the broker account sync writes. Ports are this file's own: test files run in parallel.
+ * file the broker account sync writes. Ports are its user's own: test files and benchmarks run in
+ * parallel. The broker logs everything unless told `logTypes` (a benchmark's fleet would flood it).
  */
 export class AuthBroker {
   readonly dir = mkdtempSync(join(tmpdir(), 'iot-auth-broker-'));
@@ -26,7 +28,10 @@ export class AuthBroker {
   private process?: ChildProcess;
   log = '';
 
-  constructor(private readonly ports: { devices: number; services: number }) {
+  constructor(
+    private readonly ports: { devices: number; services: number },
+    private readonly options: { logTypes?: readonly string[] } = {},
+  ) {
     this.deviceUrl = `mqtt://127.0.0.1:${ports.devices}`;
     this.serviceUrl = `mqtt://127.0.0.1:${ports.services}`;
   }
@@ -48,7 +53,7 @@ export class AuthBroker {
         `pid_file ${this.pidFile}`,
         'persistence false',
         'log_dest stdout',
-        'log_type all',
+        ...(this.options.logTypes ?? ['all']).map((type) => `log_type ${type}`),
         `listener ${this.ports.devices} 127.0.0.1`,
         'use_username_as_clientid true',
         'allow_anonymous false',
@@ -65,11 +70,22 @@ export class AuthBroker {
     this.process = child;
     child.stdout?.on('data', (chunk) => (this.log += chunk));
     child.stderr?.on('data', (chunk) => (this.log += chunk));
+    // Ready once it has written its pid file (the sync signals it by that) and listens, whatever it logs.
     await waitFor(
-      () => this.log.includes(' running') && existsSync(this.pidFile),
+      async () => {
+        if (child.exitCode !== null) throw new Error(`mosquitto exited (${child.exitCode}):\n${this.log}`);
+        return existsSync(this.pidFile) && (await accepts(this.ports.devices));
+      },
       () => `mosquitto to start:\n${this.log}`,
       { timeoutMs: 10_000 },
     );
+  }
+
+  /** The broker's process id (for a signal, or its CPU time in /proc). */
+  get pid(): number {
+    const pid = this.process?.pid;
+    if (pid === undefined) throw new Error('the broker is not started');
+    return pid;
   }
 
   async stop(): Promise<void> {
@@ -81,4 +97,15 @@ export class AuthBroker {
     rmSync(this.dir, { recursive: true, force: true });
     rmSync(this.serviceAccountsDir, { recursive: true, force: true });
   }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
