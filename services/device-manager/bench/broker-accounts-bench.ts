@@ -56,8 +56,8 @@ const ROUNDS = Number(args.rounds);
 const IMPORT_BATCH = Number(args['import-batch']);
 const PER_PROCESS = Number(args['per-process']);
 
-// The broker-accounts test uses 18640/18641.
-const PORTS = { devices: 18_650, services: 18_651 };
+// The broker-accounts test uses 17640/17641; no stack or soak port is in 17xxx.
+const PORTS = { devices: 17_650, services: 17_651 };
 // As the chart's broker logs, and `information` for its "Reloading config." (each reload it does);
 // `log_type all` would have it log every one of the probe's publishes.
 const LOG_TYPES = ['error', 'warning', 'notice', 'information'];
