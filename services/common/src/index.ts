@@ -4,6 +4,7 @@ export * from './config/load-config.js';
 export * from './db/keyset-page.js';
 export * from './db/migrate.js';
 export * from './db/schema.js';
+export * from './db/statement-slices.js';
 export * from './errors/app-error.js';
 export * from './logging/create-logger.js';
 export * from './metrics/create-metrics-registry.js';

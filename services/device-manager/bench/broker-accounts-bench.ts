@@ -23,6 +23,7 @@ import { Registry } from 'prom-client';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import {
   type BrokerAccountsSync,
+  canaryConnects,
   deviceAccountsIn,
   startBrokerAccountsSync,
 } from '../src/broker-accounts/broker-accounts-sync.js';
@@ -147,6 +148,7 @@ async function measure(run: Run) {
       signals.push(clock());
       await signalBroker();
     },
+    confirmReload: canaryConnects(broker.serviceUrl),
     logger,
     registry,
   });

@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   type BrokerAccountsSync,
+  canaryConnects,
   deviceAccountsIn,
   startBrokerAccountsSync,
 } from '../src/broker-accounts/broker-accounts-sync.js';
@@ -39,6 +40,7 @@ function startSync(
     passwordFiles: broker.passwordFiles,
     serviceAccounts: readServiceAccounts(broker.serviceAccountsDir),
     reloadBroker,
+    confirmReload: canaryConnects(broker.serviceUrl),
     logger: api.logger,
     registry: metrics,
     debounceMs: 50,

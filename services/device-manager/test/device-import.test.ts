@@ -108,4 +108,35 @@ describe('bulk device import', () => {
       expect.objectContaining({ device_id: 'big-0' }),
     );
   });
+
+  it('imports more devices in one file than PostgreSQL takes parameters in one statement', async () => {
+    const big = new ApiHarness(inject('stackEnv'));
+    await big.start({ API_IMPORT_LIMIT_BYTES: 8 * 1024 * 1024 });
+    try {
+      const ids = Array.from({ length: 25_000 }, (_, i) => `many-${i}`);
+      const file = ndjson(
+        ids.map((id) => ({ device_id: id, device_name: id, device_type: 'meter', location: 'L' })),
+      );
+      const r = await big.call('POST', '/api/devices/import', {
+        body: file,
+        headers: { 'content-type': 'application/x-ndjson' },
+      });
+      expect(r.status).toBe(200);
+      const result = r.json as { created: number; credentials: unknown[] };
+      expect([result.created, result.credentials.length]).toEqual([25_000, 25_000]);
+      const counted = await big.database.db
+        .selectFrom('device_credentials')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirst();
+      expect(counted?.n).toBe('25000');
+      // And all of them again: 25,000 updates, sliced the same way.
+      const again = await big.call('POST', '/api/devices/import', {
+        body: ndjson(ids.map((id) => ({ device_id: id, device_name: `${id}!` }))),
+        headers: { 'content-type': 'application/x-ndjson' },
+      });
+      expect(again.json).toMatchObject({ created: 0, updated: 25_000, failed: 0, credentials: [] });
+    } finally {
+      await big.dispose();
+    }
+  });
 });

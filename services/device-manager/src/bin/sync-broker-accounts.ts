@@ -11,7 +11,11 @@ import {
   serve,
 } from '@iot-meter/common';
 import { brokerAccountsConfig } from '../broker-accounts/broker-accounts-config.js';
-import { deviceAccountsIn, startBrokerAccountsSync } from '../broker-accounts/broker-accounts-sync.js';
+import {
+  canaryConnects,
+  deviceAccountsIn,
+  startBrokerAccountsSync,
+} from '../broker-accounts/broker-accounts-sync.js';
 import { readServiceAccounts } from '../broker-accounts/password-file.js';
 import { reloadBrokerBySignal } from '../broker-accounts/reload-broker.js';
 
@@ -32,6 +36,7 @@ const sync = startBrokerAccountsSync({
       ? { pidFile: config.BROKER_PID_FILE }
       : { processName: config.BROKER_PROCESS_NAME },
   ),
+  confirmReload: canaryConnects(config.BROKER_SERVICE_URL),
   logger,
   registry,
   resyncMs: config.BROKER_ACCOUNTS_RESYNC_MS,

@@ -11,6 +11,8 @@ export const brokerAccountsConfig = serviceEnv(8081)
     // broker pod shares its process namespace with this sidecar).
     BROKER_PID_FILE: z.string().min(1).optional(),
     BROKER_PROCESS_NAME: z.string().min(1).default('mosquitto'),
+    // The services' listener, where the sync's canary account proves each reload happened.
+    BROKER_SERVICE_URL: z.url({ protocol: /^(mqtt|mqtts)$/ }),
     // A file per service account (a mounted Secret): name `collector` → account `@collector`.
     BROKER_SERVICE_ACCOUNTS_DIR: z.string().min(1),
     // A full pass this often, whether or not a change was notified.

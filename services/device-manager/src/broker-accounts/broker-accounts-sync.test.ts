@@ -10,6 +10,9 @@ let devices: BrokerAccount[];
 let notify: () => void;
 let reloads: string[];
 let failReloads: number;
+/** What the fake broker has loaded; a dropped signal (as Mosquitto drops one mid-reload) loads nothing. */
+let loaded: string | undefined;
+let dropSignals: number;
 
 const account = (username: string): BrokerAccount => ({ username, password_hash: `$7$1$salt$${username}` });
 
@@ -28,8 +31,16 @@ function start(options: { resyncMs?: number; deviceAccounts?: () => Promise<Brok
         failReloads -= 1;
         throw new Error('broker gone');
       }
+      if (dropSignals > 0) {
+        dropSignals -= 1;
+        return;
+      }
+      loaded = files.get('services.passwd');
       reloads.push(files.get('devices.passwd') ?? '');
     },
+    // The canary's password is new in each write: admitted only once the latest file is loaded.
+    confirmReload: async (canary) =>
+      canary.username === '@sync-canary' && loaded !== undefined && loaded === files.get('services.passwd'),
     logger: createLogger('sync-test', 'silent'),
     debounceMs: 200,
     resyncMs: options.resyncMs ?? 30_000,
@@ -44,6 +55,8 @@ beforeEach(() => {
   devices = [account('d-1')];
   reloads = [];
   failReloads = 0;
+  loaded = undefined;
+  dropSignals = 0;
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -54,17 +67,20 @@ describe('the broker account sync', () => {
     const { sync } = start();
     await vi.advanceTimersByTimeAsync(0);
     expect(reloads).toEqual(['d-1:$7$1$salt$d-1\n']);
-    expect(files.get('services.passwd')).toBe('@collector:$7$1$salt$@collector\n');
+    expect(files.get('services.passwd')).toMatch(
+      /^@collector:\$7\$1\$salt\$@collector\n@sync-canary:\$7\$1\$\S+\n$/,
+    );
 
-    // Three changes within the debounce: one pass, after 200 ms.
+    // Three changes, each within 200 ms of the last: one pass, 200 ms after the last.
     devices = [account('d-1'), account('d-2')];
     notify();
     await vi.advanceTimersByTimeAsync(100);
     devices = [account('d-3'), account('d-1'), account('d-2')];
     notify();
     notify();
+    await vi.advanceTimersByTimeAsync(199);
     expect(reloads).toHaveLength(1);
-    await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(1);
     expect(reloads).toEqual([
       'd-1:$7$1$salt$d-1\n',
       'd-1:$7$1$salt$d-1\nd-2:$7$1$salt$d-2\nd-3:$7$1$salt$d-3\n',
@@ -146,5 +162,36 @@ describe('the broker account sync', () => {
     await sync.close();
     await expect(waiting).rejects.toThrow('closed');
     await expect(sync.applied()).rejects.toThrow('closed');
+  });
+
+  it('applies a long burst at least once a second, not only when it ends', async () => {
+    const { sync } = start();
+    await vi.advanceTimersByTimeAsync(0);
+    // A change every 150 ms for 2.4 s: never 200 ms quiet.
+    for (let i = 0; i < 16; i += 1) {
+      devices = [account(`burst-${i}`)];
+      notify();
+      await vi.advanceTimersByTimeAsync(150);
+    }
+    expect(reloads.slice(1)).toEqual(['burst-6:$7$1$salt$burst-6\n', 'burst-13:$7$1$salt$burst-13\n']);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(reloads.at(-1)).toBe('burst-15:$7$1$salt$burst-15\n');
+    await sync.close();
+  });
+
+  it('signals again when the broker dropped its signal, until the canary proves the reload', async () => {
+    const { sync } = start();
+    dropSignals = 2;
+    let applied = false;
+    void sync.applied().then(() => {
+      applied = true;
+    });
+    await vi.advanceTimersByTimeAsync(999);
+    expect([reloads.length, applied]).toEqual([0, false]);
+    await vi.advanceTimersByTimeAsync(1000); // the second signal, dropped too
+    expect([reloads.length, applied]).toEqual([0, false]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect([reloads.length, applied]).toEqual([1, true]);
+    await sync.close();
   });
 });

@@ -9,7 +9,9 @@ import {
   type ReadinessCheck,
 } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
+import mqtt from 'mqtt';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { hashBrokerPassword } from './broker-password.js';
 import { type BrokerAccount, findDeviceAccounts } from './device-credentials.repository.js';
 import { renderPasswordFile } from './password-file.js';
 
@@ -38,6 +40,12 @@ export function startBrokerAccountsSync(options: {
   /** The services' accounts, read at each pass (a rotated Secret is picked up). */
   serviceAccounts: () => Promise<BrokerAccount[]>;
   reloadBroker: () => Promise<void>;
+  /**
+   * Whether the broker now admits `canary` (an account with no rights, a new password in each
+   * write): proof that it reloaded. Mosquitto drops a SIGHUP that arrives while it is still
+   * applying the previous one (measured at 10,000 connected devices), so a signal is not enough.
+   */
+  confirmReload: (canary: { username: string; password: string }) => Promise<boolean>;
   logger: Logger;
   registry?: Registry;
   debounceMs?: number;
@@ -47,6 +55,9 @@ export function startBrokerAccountsSync(options: {
   writeFile?: (path: string, content: string) => Promise<void>;
 }): BrokerAccountsSync {
   const { logger, debounceMs = 200, resyncMs = 30_000 } = options;
+  // A burst of changes (revocations one API call at a time) waits for a quiet `debounceMs`, but no
+  // longer than this after its first change.
+  const maxDelayMs = 5 * debounceMs;
   const retry = createBackoff(options.retry ?? { minMs: 500, maxMs: 10_000 });
   const metrics = {
     accounts: new Gauge({
@@ -61,23 +72,63 @@ export function startBrokerAccountsSync(options: {
       labelNames: ['result'] as const,
       registers: options.registry ? [options.registry] : [],
     }),
+    resignals: new Counter({
+      name: 'iot_broker_reload_signals_repeated_total',
+      help: 'Reload signals sent again because the broker had not reloaded a second after the last',
+      registers: options.registry ? [options.registry] : [],
+    }),
   };
   // What the broker has reloaded, by file.
   let applied: { devices: string; services: string } | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let timerDue = 0;
+  let debouncing = false; // the pending timer waits out a burst of changes
+  let burstStarted: number | undefined;
   let running: Promise<void> | undefined;
   let again = false;
   let closed = false;
   let waiters: { resolve(): void; reject(err: Error): void }[] = [];
   let lastSuccess = Number.NEGATIVE_INFINITY; // when a pass last found the broker's files right
 
-  const schedule = (delayMs: number) => {
-    if (closed || timer) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void pass();
-    }, delayMs);
+  const setTimer = (due: number, debounce: boolean) => {
+    clearTimeout(timer);
+    timerDue = due;
+    debouncing = debounce;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        void pass();
+      },
+      Math.max(0, due - Date.now()),
+    );
   };
+  /** A pass in `delayMs`, unless one is due sooner. */
+  const schedule = (delayMs: number) => {
+    if (closed) return;
+    const due = Date.now() + delayMs;
+    if (timer && timerDue <= due) return;
+    setTimer(due, false);
+  };
+  /** A change was notified: a pass once changes stop for `debounceMs` (at most `maxDelayMs` after the first). */
+  const changed = () => {
+    if (closed || (timer && !debouncing)) return; // a pass already due reads this change too
+    const now = Date.now();
+    burstStarted ??= now;
+    setTimer(Math.min(now + debounceMs, burstStarted + maxDelayMs), true);
+  };
+
+  // Signals until the broker admits the canary: once a second, for at most ten.
+  async function reloadConfirmed(canary: { username: string; password: string }): Promise<void> {
+    for (let signal = 0; signal < 10; signal += 1) {
+      if (signal > 0) metrics.resignals.inc();
+      await options.reloadBroker();
+      for (let check = 0; check < 10; check += 1) {
+        if (await options.confirmReload(canary)) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    throw new Error('the broker did not reload its password files');
+  }
 
   async function pass(): Promise<void> {
     if (running) {
@@ -87,6 +138,7 @@ export function startBrokerAccountsSync(options: {
     // Whoever waits now is answered by a pass that reads after their call.
     const answering = waiters;
     waiters = [];
+    burstStarted = undefined;
     running = (async () => {
       try {
         const [services, devices] = await Promise.all([options.serviceAccounts(), options.deviceAccounts()]);
@@ -95,10 +147,16 @@ export function startBrokerAccountsSync(options: {
           metrics.passes.inc({ result: 'unchanged' });
         } else {
           const write = options.writeFile ?? writeAtomically;
-          for (const kind of ['devices', 'services'] as const) {
-            if (next[kind] !== applied?.[kind]) await write(options.passwordFiles[kind], next[kind]);
-          }
-          await options.reloadBroker();
+          const canary = { username: CANARY, password: randomBytes(32).toString('base64url') };
+          await write(options.passwordFiles.devices, next.devices);
+          await write(
+            options.passwordFiles.services,
+            renderPasswordFile([
+              ...services,
+              { username: CANARY, password_hash: hashBrokerPassword(canary.password) },
+            ]),
+          );
+          await reloadConfirmed(canary);
           applied = next;
           metrics.passes.inc({ result: 'applied' });
           metrics.accounts.set({ kind: 'service' }, services.length);
@@ -123,7 +181,7 @@ export function startBrokerAccountsSync(options: {
     }
   }
 
-  const changes = options.watchChanges(() => schedule(debounceMs));
+  const changes = options.watchChanges(changed);
   const resync = setInterval(() => schedule(0), resyncMs);
   schedule(0);
 
@@ -162,6 +220,32 @@ export function deviceAccountsIn(db: Kysely<Database>, databaseUrl: string, logg
     deviceAccounts: () => findDeviceAccounts(db),
     watchChanges: (onChange: () => void) =>
       listenToChannel({ databaseUrl, channel: 'broker_accounts', onNotify: onChange, logger }),
+  };
+}
+
+/** The account whose admission proves a reload: on the services' listener, with no rights there. */
+export const CANARY = '@sync-canary';
+
+/**
+ * A `confirmReload` for the broker's services' listener at `url`: whether the canary connects
+ * (CONNACK 0), then disconnects at once.
+ */
+export function canaryConnects(url: string) {
+  return async (canary: { username: string; password: string }): Promise<boolean> => {
+    try {
+      const client = await mqtt.connectAsync(url, {
+        ...canary,
+        clientId: `sync-canary-${randomBytes(4).toString('hex')}`,
+        protocolVersion: 5,
+        clean: true,
+        reconnectPeriod: 0,
+        connectTimeout: 2000,
+      });
+      await client.endAsync(true);
+      return true;
+    } catch {
+      return false; // refused (not reloaded yet), or the broker unreachable
+    }
   };
 }
 

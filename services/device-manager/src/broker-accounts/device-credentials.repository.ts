@@ -1,4 +1,4 @@
-import type { Database } from '@iot-meter/common';
+import { type Database, statementSlices } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 import { hashBrokerPassword, newDeviceSecret } from './broker-password.js';
 
@@ -16,19 +16,23 @@ export async function issueCredentials(
 ): Promise<IssuedCredentials[]> {
   if (deviceIds.length === 0) return [];
   const secrets = new Map(deviceIds.map((id) => [id, newDeviceSecret()]));
-  const rows = await db
-    .insertInto('device_credentials')
-    .values(
-      deviceIds.map((id) => ({ device_id: id, password_hash: hashBrokerPassword(secrets.get(id) ?? '') })),
-    )
-    .onConflict((oc) =>
-      oc.column('device_id').doUpdateSet({
-        password_hash: (eb) => eb.ref('excluded.password_hash'),
-        issued_at: sql`now()`,
-      }),
-    )
-    .returning(['device_id', 'issued_at'])
-    .execute();
+  const rows: { device_id: string; issued_at: Date }[] = [];
+  for (const chunk of statementSlices(deviceIds)) {
+    const issued = await db
+      .insertInto('device_credentials')
+      .values(
+        chunk.map((id) => ({ device_id: id, password_hash: hashBrokerPassword(secrets.get(id) ?? '') })),
+      )
+      .onConflict((oc) =>
+        oc.column('device_id').doUpdateSet({
+          password_hash: (eb) => eb.ref('excluded.password_hash'),
+          issued_at: sql`now()`,
+        }),
+      )
+      .returning(['device_id', 'issued_at'])
+      .execute();
+    rows.push(...issued);
+  }
   return rows.map((row) => ({
     device_id: row.device_id,
     username: row.device_id,

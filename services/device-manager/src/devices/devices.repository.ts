@@ -1,4 +1,4 @@
-import { creationOrder, type Database, findKeysetPage } from '@iot-meter/common';
+import { creationOrder, type Database, findKeysetPage, statementSlices } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 import { issueCredentials } from '../broker-accounts/device-credentials.repository.js';
 import type { Device } from './devices.schema.js';
@@ -195,29 +195,37 @@ export type ImportedDevice = DeviceFields & { device_id: string; device_name: st
 export async function upsertDevices(db: Kysely<Database>, devices: readonly ImportedDevice[]) {
   if (devices.length === 0) return { created: [], updated: [], credentials: [] };
   return db.transaction().execute(async (trx) => {
-    const created = await trx
-      .insertInto('devices')
-      .values(devices.map((d) => ({ ...d, metadata: JSON.stringify(d.metadata ?? {}) })))
-      .onConflict((oc) => oc.column('device_id').doNothing())
-      .returning('device_id')
-      .execute();
+    const created: { device_id: string }[] = [];
+    for (const chunk of statementSlices(devices)) {
+      const rows = await trx
+        .insertInto('devices')
+        .values(chunk.map((d) => ({ ...d, metadata: JSON.stringify(d.metadata ?? {}) })))
+        .onConflict((oc) => oc.column('device_id').doNothing())
+        .returning('device_id')
+        .execute();
+      created.push(...rows);
+    }
     const fresh = new Set(created.map((r) => r.device_id));
     const credentials = await issueCredentials(trx, [...fresh]);
     const existing = devices.filter((d) => !fresh.has(d.device_id));
     if (existing.length === 0) return { created: [...fresh], updated: [], credentials };
-    const rows = existing.map((d) => sql`(${d.device_id}, ${JSON.stringify(d)}::jsonb)`);
     // Each column: the row's value when the row has the key, else the current one.
     const given = (column: string) =>
       sql`case when v.row ? ${column} then v.row->>${column} else ${sql.ref(`d.${column}`)} end`;
     const next = sql`(${given('device_name')}, ${given('device_type')}, ${given('location')}, ${given('status')},
       coalesce(v.row->'metadata', d.metadata))`;
-    const updated = await sql<{ device_id: string }>`
-      update devices d
-      set (device_name, device_type, location, status, metadata) = ${next}, updated_at = now()
-      from (values ${sql.join(rows)}) as v(device_id, row)
-      where d.device_id = v.device_id
-        and ${next} is distinct from (d.device_name, d.device_type, d.location, d.status, d.metadata)
-      returning d.device_id`.execute(trx);
-    return { created: [...fresh], updated: updated.rows.map((r) => r.device_id), credentials };
+    const updated: { device_id: string }[] = [];
+    for (const chunk of statementSlices(existing)) {
+      const rows = chunk.map((d) => sql`(${d.device_id}, ${JSON.stringify(d)}::jsonb)`);
+      const result = await sql<{ device_id: string }>`
+        update devices d
+        set (device_name, device_type, location, status, metadata) = ${next}, updated_at = now()
+        from (values ${sql.join(rows)}) as v(device_id, row)
+        where d.device_id = v.device_id
+          and ${next} is distinct from (d.device_name, d.device_type, d.location, d.status, d.metadata)
+        returning d.device_id`.execute(trx);
+      updated.push(...result.rows);
+    }
+    return { created: [...fresh], updated: updated.map((r) => r.device_id), credentials };
   });
 }
