@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { SAMPLE_STORE_ENV } from '../testing/sample-env.js';
 import { databaseEnv, influxEnv, s3Env, serviceEnv } from './env-schemas.js';
 import { ConfigError, loadConfig } from './load-config.js';
 
 const schema = serviceEnv(8080).extend(databaseEnv.shape).extend(influxEnv.shape).extend(s3Env.shape);
 
-const valid = {
-  DATABASE_URL: 'postgresql://iot:pw@127.0.0.1:5432/iot',
-  INFLUX_URL: 'http://127.0.0.1:8086',
-  INFLUX_TOKEN: 'token',
-  S3_ENDPOINT: 'http://127.0.0.1:9000',
-  S3_ACCESS_KEY: 'key',
-  S3_SECRET_KEY: 'secret',
-};
+const valid = SAMPLE_STORE_ENV;
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {

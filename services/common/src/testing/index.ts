@@ -1,3 +1,4 @@
+export * from './sample-env.js';
 export * from './test-database.js';
 export * from './test-influx-bucket.js';
 export * from './wait-for.js';

@@ -1,4 +1,5 @@
 import { loadConfig } from '@iot-meter/common';
+import { SAMPLE_STORE_ENV } from '@iot-meter/common/testing';
 import { describe, expect, it } from 'vitest';
 import { deviceManagerConfig } from '../config.js';
 import { createClientAddress, isProxyEntry } from './client-address.js';
@@ -50,15 +51,7 @@ describe('the client address rate limits key on', () => {
 });
 
 describe('API_TRUSTED_PROXIES', () => {
-  const base = {
-    DATABASE_URL: 'postgresql://iot:pw@127.0.0.1:5432/iot',
-    INFLUX_URL: 'http://127.0.0.1:8086',
-    INFLUX_TOKEN: 'token',
-    S3_ENDPOINT: 'http://127.0.0.1:9000',
-    S3_ACCESS_KEY: 'key',
-    S3_SECRET_KEY: 'secret',
-    MQTT_URL: 'mqtt://127.0.0.1:1883',
-  };
+  const base = { ...SAMPLE_STORE_ENV, MQTT_URL: 'mqtt://127.0.0.1:1883' };
 
   it('is a list of addresses and blocks, empty by default', () => {
     expect(loadConfig(deviceManagerConfig, base).API_TRUSTED_PROXIES).toEqual([]);
