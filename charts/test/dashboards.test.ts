@@ -46,7 +46,7 @@ async function query(promql: string) {
 
 beforeAll(async () => {
   broker.up('mosquitto');
-  brokerExporter = new BrokerExporterProcess(broker.env.MQTT_URL ?? '', 18_811);
+  brokerExporter = new BrokerExporterProcess(broker.env, 18_811);
   await brokerExporter.start();
   await collector.start();
   await api.start();
@@ -75,7 +75,7 @@ beforeAll(async () => {
       interval: 500,
     },
   );
-  await overfillOfflineSession(broker.env.MQTT_URL ?? '', 'collector-dashboards', 15);
+  await overfillOfflineSession(broker.env, 'collector-dashboards', 15);
   // Traffic for every panel: telemetry, one message for the quarantine, API answers.
   const publisher = await collector.publisher();
   const device = `dash-${run}`;

@@ -3,7 +3,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createObjectStore, influxEnv, loadConfig, s3Env } from '@iot-meter/common';
-import { createTestDatabase, createTestInfluxBucket } from '@iot-meter/common/testing';
+import {
+  createTestDatabase,
+  createTestInfluxBucket,
+  stackFleetEnv,
+  stackMqttEnv,
+} from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { PrivateStack } from '../../scripts/stack/private-stack.js';
 import { ImageContainer, imageConfig } from './image-container.js';
@@ -52,7 +57,6 @@ beforeAll(async () => {
     S3_ACCESS_KEY: env.S3_ACCESS_KEY ?? '',
     S3_SECRET_KEY: env.S3_SECRET_KEY ?? '',
     S3_BUCKET: s3Bucket,
-    MQTT_URL: broker.env.MQTT_URL ?? '',
     LOG_LEVEL: 'warn',
   };
 }, 900_000);
@@ -133,27 +137,28 @@ describe('run as the chart runs them (read-only root, uid 1000, PID 1)', () => {
     expect(await retention.exited()).toBe(0);
     await serveThenStop(container('device-manager'), 18_821, {
       ...stores,
+      ...stackMqttEnv(broker.env, 'device-manager'),
       API_ADMIN_KEY: 'images-test-admin-key-0123456789abcdef',
     });
   });
 
   it('collector: ready with every store, then stops on SIGTERM; its broker exporter too', async () => {
-    await serveThenStop(container('collector'), 18_822, { ...stores, MQTT_CLIENT_ID: 'collector-0' });
-    await serveThenStop(
-      container('collector'),
-      18_823,
-      { MQTT_URL: stores.MQTT_URL ?? '' },
-      {
-        command: ['node', 'dist/bin/export-broker-stats.js'],
-      },
-    );
+    await serveThenStop(container('collector'), 18_822, {
+      ...stores,
+      ...stackMqttEnv(broker.env, 'collector'),
+      MQTT_CLIENT_ID: 'collector-0',
+    });
+    await serveThenStop(container('collector'), 18_823, stackMqttEnv(broker.env, 'broker-exporter'), {
+      command: ['node', 'dist/bin/export-broker-stats.js'],
+    });
   });
 
   it('simulator: its fleet connects, then it stops on SIGTERM', async () => {
     await serveThenStop(
       container('simulator'),
       18_824,
-      { MQTT_URL: stores.MQTT_URL ?? '' },
+      // Unregistered, every device as the stack's test client.
+      stackFleetEnv(broker.env),
       {
         args: ['--devices', '2', '--send-interval', '1', '--prefix', `images-${run}-`],
       },

@@ -13,6 +13,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 # shellcheck source=build.sh
@@ -25,6 +26,7 @@ state=${IOT_STACK_DIR:-/var/tmp/iot-meter-stack-$(id -un)}
 offset=${IOT_STACK_PORT_OFFSET:-0}
 PG_PORT=$((15432 + offset))
 MQTT_PORT=$((11883 + offset))
+MQTT_SERVICE_PORT=$((11884 + offset))
 MINIO_PORT=$((19000 + offset))
 MINIO_CONSOLE_PORT=$((19001 + offset))
 INFLUX_PORT=$((18086 + offset))
@@ -40,6 +42,11 @@ INFLUX_ADMIN_PASSWORD=iot-meter-dev-password
 INFLUX_TOKEN=iot-meter-dev-token
 INFLUX_ORG=iot-org
 INFLUX_BUCKET=iot-metrics
+# The broker's service accounts (docs/security.md §1) and the stack's own test client, which may
+# publish as any device and read everything: tests send what no device's own account could (another
+# device's topics, hostile topic names the collector must still quarantine). The chart has no such
+# account. A password already in the stack's folder wins (a test may set the chart's there).
+MQTT_SERVICE_ACCOUNTS=(collector device-manager broker-exporter test-client)
 
 SERVERS=(postgres mosquitto minio influxdb prometheus)
 START_TIMEOUT=${IOT_STACK_START_TIMEOUT:-60}
@@ -73,7 +80,8 @@ healthy_postgres() {
   "$(pg_bindir)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
 }
 healthy_mosquitto() {
-  timeout 3 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t '$SYS/broker/version' -C 1 -W 2 >/dev/null 2>&1
+  timeout 3 mosquitto_sub -h 127.0.0.1 -p "$MQTT_SERVICE_PORT" -u @test-client -P "$(mqtt_password test-client)" \
+    -t '$SYS/broker/version' -C 1 -W 2 >/dev/null 2>&1
 }
 healthy_minio() {
   curl -fs -o /dev/null "http://127.0.0.1:$MINIO_PORT/minio/health/live"
@@ -132,17 +140,44 @@ start_postgres() {
   fi
 }
 
+mqtt_password() {
+  cat "$state/mosquitto/service-accounts/$1" 2>/dev/null || true
+}
+
+# The password file with the service accounts from their folder on each start; once running,
+# `npm start`'s broker account sync owns it and adds the devices (it keeps the file's owner).
+write_mqtt_accounts() {
+  local dir=$state/mosquitto accounts=$state/mosquitto/service-accounts name
+  mkdir -p "$accounts"
+  chmod 700 "$accounts"
+  for name in "${MQTT_SERVICE_ACCOUNTS[@]}"; do
+    [ -s "$accounts/$name" ] || (umask 077 && echo "iot-meter-dev-$name" >"$accounts/$name")
+  done
+  (umask 077 && : >"$dir/passwd.new")
+  for name in "$accounts"/*; do
+    mosquitto_passwd -b "$dir/passwd.new" "@${name##*/}" "$(cat "$name")"
+  done
+  mv "$dir/passwd.new" "$dir/passwd"
+  { cat "$repo/charts/iot-meter/charts/mosquitto/files/acl.conf"
+    printf '\n# The local stack only: tests publish as any device and watch everything.\n'
+    printf 'user @test-client\ntopic readwrite iot/#\ntopic read $SYS/#\n'
+  } >"$dir/acl.conf"
+  chmod 600 "$dir/passwd" "$dir/acl.conf"
+}
+
 start_mosquitto() {
   local dir=$state/mosquitto
   mkdir -p "$dir/data"
-  sed -e "s|@PORT@|$MQTT_PORT|" -e "s|@DATA_DIR@|$dir/data/|" "$here/mosquitto.conf" >"$dir/mosquitto.conf"
+  write_mqtt_accounts
+  sed -e "s|@DEVICE_PORT@|$MQTT_PORT|" -e "s|@SERVICE_PORT@|$MQTT_SERVICE_PORT|" -e "s|@DIR@|$dir|" \
+    "$here/mosquitto.conf" >"$dir/mosquitto.conf"
   # The chart's crash-safe persistence: the database is written after every change (costly with a backlog).
   if [ "${IOT_STACK_MOSQUITTO_CRASH_SAFE:-0}" = 1 ]; then
     printf 'autosave_on_changes true\nautosave_interval 1\n' >>"$dir/mosquitto.conf"
   fi
   # Settings of a test's own broker (later lines override the file's).
   [ -z "${IOT_STACK_MOSQUITTO_EXTRA:-}" ] || printf '%s\n' "$IOT_STACK_MOSQUITTO_EXTRA" >>"$dir/mosquitto.conf"
-  own mosquitto "$dir/data"
+  own mosquitto "$dir"
   launch mosquitto "${IOT_STACK_MOSQUITTO_BIN:-mosquitto}" -c "$dir/mosquitto.conf"
 }
 
@@ -304,7 +339,16 @@ cmd_status() {
 cmd_env() {
   cat <<ENV
 export DATABASE_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE
-export MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT
+export MQTT_URL=mqtt://127.0.0.1:$MQTT_SERVICE_PORT
+export MQTT_DEVICE_URL=mqtt://127.0.0.1:$MQTT_PORT
+export MQTT_PASSWORD_COLLECTOR=$(mqtt_password collector)
+export MQTT_PASSWORD_DEVICE_MANAGER=$(mqtt_password device-manager)
+export MQTT_PASSWORD_BROKER_EXPORTER=$(mqtt_password broker-exporter)
+export MQTT_PASSWORD_TEST_CLIENT=$(mqtt_password test-client)
+export BROKER_PASSWORD_FILE=$state/mosquitto/passwd
+export BROKER_SERVICE_ACCOUNTS_DIR=$state/mosquitto/service-accounts
+export BROKER_PID_FILE=$state/mosquitto/mosquitto.pid
+export BROKER_SERVICE_URL=mqtt://127.0.0.1:$MQTT_SERVICE_PORT
 export INFLUX_URL=http://127.0.0.1:$INFLUX_PORT
 export INFLUX_TOKEN=$INFLUX_TOKEN
 export INFLUX_ORG=$INFLUX_ORG

@@ -17,6 +17,7 @@ const { values: args } = parseArgs({
     'send-interval': { type: 'string', default: '5' },
     'api-port': { type: 'string', default: '8080' },
     'collector-port': { type: 'string', default: '8081' },
+    'accounts-port': { type: 'string', default: '8082' },
   },
 });
 
@@ -38,7 +39,18 @@ const stackEnv = readStackEnv();
 mkdirSync(logDir, { recursive: true });
 const adminKey = randomBytes(24).toString('hex');
 const serviceEnv = { ...process.env, ...stackEnv, LOG_LEVEL: 'info' };
-const collectorEnv = { ...serviceEnv, PORT: args['collector-port'], MQTT_CLIENT_ID: COLLECTOR_CLIENT_ID };
+// Each service on the broker's services' listener under its own account (docs/security.md §1).
+const mqttAccount = (name: string, password: string | undefined) => ({
+  MQTT_URL: stackEnv.MQTT_URL,
+  MQTT_USERNAME: `@${name}`,
+  MQTT_PASSWORD: password,
+});
+const collectorEnv = {
+  ...serviceEnv,
+  ...mqttAccount('collector', stackEnv.MQTT_PASSWORD_COLLECTOR),
+  PORT: args['collector-port'],
+  MQTT_CLIENT_ID: COLLECTOR_CLIENT_ID,
+};
 const targetFile = join(
   stackEnv.PROMETHEUS_TARGETS_DIR ?? logDir,
   `iot-meter-local-${args['api-port']}.json`,
@@ -131,6 +143,7 @@ function shutdown(code: number): Promise<never> {
     await stop('simulator');
     await stop('device-manager');
     await stop('collector');
+    await stop('broker-accounts');
     // Store what the session still holds and end it (the collector's scale-down path).
     spawnSync(process.execPath, node(['services/collector/dist/main.js', '--drain']), {
       env: collectorEnv,
@@ -170,13 +183,20 @@ try {
     env: serviceEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // The broker's password files, derived from PostgreSQL: the devices the API registers get in.
+  startService('broker-accounts', ['services/device-manager/dist/bin/sync-broker-accounts.js'], {
+    ...serviceEnv,
+    PORT: args['accounts-port'],
+  });
   startService('collector', ['--max-old-space-size=192', 'services/collector/dist/main.js'], collectorEnv);
   startService('device-manager', ['services/device-manager/dist/main.js'], {
     ...serviceEnv,
+    ...mqttAccount('device-manager', stackEnv.MQTT_PASSWORD_DEVICE_MANAGER),
     PORT: args['api-port'],
     API_ADMIN_KEY: adminKey,
   });
   await Promise.all([
+    ready('broker-accounts', `http://127.0.0.1:${args['accounts-port']}/readyz`),
     ready('collector', `${collectorUrl}/readyz`),
     ready('device-manager', `${apiUrl}/readyz`),
   ]);
@@ -185,6 +205,7 @@ try {
     JSON.stringify([
       { targets: [`127.0.0.1:${args['collector-port']}`], labels: { service: 'collector' } },
       { targets: [`127.0.0.1:${args['api-port']}`], labels: { service: 'device-manager' } },
+      { targets: [`127.0.0.1:${args['accounts-port']}`], labels: { service: 'broker-accounts' } },
     ]),
   );
   const simulator = spawnService(
@@ -196,8 +217,15 @@ try {
       args['send-interval'],
       '--register',
     ],
-    // Its logs only when something is wrong: the banner says what runs.
-    { ...serviceEnv, API_URL: apiUrl, API_KEY: adminKey, LOG_LEVEL: 'warn' },
+    // On the devices' listener, each device with the credentials registering issued it. Its logs
+    // only when something is wrong: the banner says what runs.
+    {
+      ...serviceEnv,
+      MQTT_URL: stackEnv.MQTT_DEVICE_URL,
+      API_URL: apiUrl,
+      API_KEY: adminKey,
+      LOG_LEVEL: 'warn',
+    },
     // On a terminal it draws its live status line there; a pipe goes through this process instead.
     process.stderr.isTTY ? 'inherit' : 'pipe',
   );
@@ -219,10 +247,11 @@ try {
   devices         ${curl} ${apiUrl}/api/devices
   metrics         ${curl} "${apiUrl}/api/devices/sim-001/metrics?start=-5m&aggregate=mean&every=30s"
   command         ${curl} -H "Content-Type: application/json" -d '{"cmd":"request_status"}' ${apiUrl}/api/devices/sim-001/commands
-  Prometheus      ${stackEnv.PROMETHEUS_URL} (scrapes the collector and the API)
+  Prometheus      ${stackEnv.PROMETHEUS_URL} (scrapes the collector, the API and the broker account sync)
   MinIO console   ${stackEnv.S3_CONSOLE_URL}
   logs            ${logDir}/
-  fleet           ${args.devices} simulated devices, one message every ${args['send-interval']} s each`);
+  fleet           ${args.devices} simulated devices, one message every ${args['send-interval']} s each,
+                  each with its own MQTT credentials on ${stackEnv.MQTT_DEVICE_URL}`);
 } catch (err) {
   say(`could not start: ${(err as Error).message}`);
   await shutdown(1);

@@ -6,7 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createInflux, createObjectStore, loadConfig } from '@iot-meter/common';
-import { createTestDatabase, type TestDatabase, waitFor } from '@iot-meter/common/testing';
+import {
+  createTestDatabase,
+  stackMqttEnv,
+  stackMqttLogin,
+  type TestDatabase,
+  waitFor,
+} from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import { collectorConfig } from '../src/config.js';
@@ -22,6 +28,9 @@ const { values: args } = parseArgs({
 });
 const N = Number(args.messages);
 const stackEnv = readStackEnv();
+// Sessions in the collectors' share groups under their account, devices' messages from the test client.
+const asCollector = stackMqttLogin(stackEnv, 'collector');
+const asDevices = stackMqttLogin(stackEnv);
 const id = randomBytes(3).toString('hex');
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const results: Record<string, number> = {};
@@ -57,6 +66,7 @@ async function queueBacklog(
 ) {
   for (const clientId of clientIds) {
     const c = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
+      ...asCollector,
       clientId,
       clean: false,
       protocolVersion: 5,
@@ -66,6 +76,7 @@ async function queueBacklog(
     await c.endAsync();
   }
   const pub = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
+    ...asDevices,
     protocolVersion: 5,
     clientId: `bench-pub-${id}`,
   });
@@ -79,7 +90,12 @@ async function queueBacklog(
 }
 
 async function endSession(clientId: string) {
-  const c = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', { clientId, clean: true, protocolVersion: 5 });
+  const c = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
+    ...asCollector,
+    clientId,
+    clean: true,
+    protocolVersion: 5,
+  });
   await c.endAsync();
 }
 
@@ -91,7 +107,8 @@ async function ceilingMosquittoSub(label: string, payload: typeof v1): Promise<n
   await run(
     'mosquitto_sub',
     [
-      ...['-h', url.hostname, '-p', url.port, '-V', '5', '-c', '-i', clientId, '-x', '600', '-q', '1'],
+      ...['-h', url.hostname, '-p', url.port, '-u', asCollector.username, '-P', asCollector.password],
+      ...['-V', '5', '-c', '-i', clientId, '-x', '600', '-q', '1'],
       ...['-t', `$share/bm-${id}/iot/+/telemetry`, '-C', String(N), '-W', '300'],
     ],
     { maxBuffer: 1 << 30 },
@@ -107,6 +124,7 @@ async function ceilingMqttJs(): Promise<number> {
   const started = performance.now();
   let received = 0;
   const client = mqtt.connect(stackEnv.MQTT_URL ?? '', {
+    ...asCollector,
     clientId,
     clean: false,
     protocolVersion: 5,
@@ -205,6 +223,7 @@ async function collectorDrain(
       env: {
         ...process.env,
         ...stackEnv,
+        ...stackMqttEnv(stackEnv, 'collector'),
         DATABASE_URL: database.url,
         S3_BUCKET: bucket,
         MQTT_SHARE_GROUP: group,
@@ -273,6 +292,7 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
     env: {
       ...process.env,
       ...stackEnv,
+      ...stackMqttEnv(stackEnv, 'collector'),
       DATABASE_URL: database.url,
       S3_BUCKET: bucket,
       MQTT_SHARE_GROUP: `bl-${id}`,
@@ -319,6 +339,7 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
     { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 20 },
   );
   const pub = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
+    ...asDevices,
     protocolVersion: 5,
     clientId: `bench-latpub-${id}`,
   });

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { createRandom, DEVICE_TOPIC_FILTERS, type Random } from '@iot-meter/common';
-import { waitFor } from '@iot-meter/common/testing';
+import { stackMqttLogin, waitFor } from '@iot-meter/common/testing';
 import mqtt, { type MqttClient } from 'mqtt';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { saveSessionFilters } from '../src/mqtt/session-filters.repository.js';
@@ -407,6 +407,7 @@ async function faultRun(run: number, durationMs: number): Promise<RunReport> {
  */
 async function holdSession(clientId: string, groups: readonly string[]): Promise<void> {
   const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', {
+    ...stackMqttLogin(stack.env, 'collector'),
     clientId,
     clean: false,
     protocolVersion: 5,
@@ -457,6 +458,10 @@ async function mosquittoPub(
       url.hostname,
       '-p',
       url.port,
+      '-u',
+      stackMqttLogin(stack.env).username,
+      '-P',
+      stackMqttLogin(stack.env).password,
       '-i',
       `dev-${deviceId}`,
       '-t',
@@ -497,6 +502,7 @@ async function mosquittoPub(
 /** A device's connection: a persistent session, so what is unacknowledged is sent again after a broker restart. */
 async function device(deviceId: string): Promise<{ client: MqttClient; deviceId: string }> {
   const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', {
+    ...stackMqttLogin(stack.env),
     clientId: `dev-${deviceId}`,
     clean: false,
     protocolVersion: 5,
@@ -565,6 +571,7 @@ async function judge(prefix: string, ledger: DeliveryLedger): Promise<DeliveryVe
 /** The broker's count of acknowledged messages it then dropped, across its restarts. */
 async function watchBroker() {
   const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', {
+    ...stackMqttLogin(stack.env),
     protocolVersion: 5,
     reconnectPeriod: 500,
   });
@@ -591,7 +598,10 @@ async function watchBroker() {
 }
 
 async function readBrokerVersion(): Promise<string> {
-  const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', { protocolVersion: 5 });
+  const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', {
+    ...stackMqttLogin(stack.env),
+    protocolVersion: 5,
+  });
   const version = new Promise<string>((resolve) => client.once('message', (_t, p) => resolve(p.toString())));
   await client.subscribeAsync('$SYS/broker/version');
   const text = await version;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@iot-meter/common/testing';
+import { stackMqttEnv, stackMqttLogin, waitFor } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 
 // The compiled broker exporter, as the Mosquitto pod's sidecar runs it.
@@ -10,8 +10,9 @@ export class BrokerExporterProcess {
   private child: ChildProcess | undefined;
   output = '';
 
+  /** On the broker of `stackEnv` (a stack's `env`), under the exporter's own account. */
   constructor(
-    private readonly mqttUrl: string,
+    private readonly stackEnv: Record<string, string>,
     readonly port: number,
     private readonly env: Record<string, string> = {},
   ) {}
@@ -22,7 +23,7 @@ export class BrokerExporterProcess {
       env: {
         PATH: process.env.PATH,
         PORT: String(this.port),
-        MQTT_URL: this.mqttUrl,
+        ...stackMqttEnv(this.stackEnv, 'broker-exporter'),
         LOG_LEVEL: 'warn',
         ...this.env,
       },
@@ -57,15 +58,28 @@ export class BrokerExporterProcess {
  * A collector's persistent session in the shared group that goes away, then `published` QoS 1
  * messages, each acknowledged to the publisher: past the broker's max_queued_messages they are dropped.
  */
-export async function overfillOfflineSession(mqttUrl: string, clientId: string, published: number) {
-  const session = { clientId, clean: false, protocolVersion: 5 as const };
+export async function overfillOfflineSession(
+  stackEnv: Record<string, string>,
+  clientId: string,
+  published: number,
+) {
+  const mqttUrl = stackEnv.MQTT_URL ?? '';
+  const session = {
+    ...stackMqttLogin(stackEnv, 'collector'),
+    clientId,
+    clean: false,
+    protocolVersion: 5 as const,
+  };
   const member = await mqtt.connectAsync(mqttUrl, {
     ...session,
     properties: { sessionExpiryInterval: 3600 },
   });
   await member.subscribeAsync('$share/collectors/iot/+/telemetry', { qos: 1 });
   await member.endAsync();
-  const device = await mqtt.connectAsync(mqttUrl, { clientId: `${clientId}-device` });
+  const device = await mqtt.connectAsync(mqttUrl, {
+    ...stackMqttLogin(stackEnv),
+    clientId: `${clientId}-device`,
+  });
   for (let seq = 0; seq < published; seq += 1) {
     await device.publishAsync(`iot/${clientId}-device/telemetry`, JSON.stringify({ seq }), { qos: 1 });
   }

@@ -1,3 +1,4 @@
+import { stackMqttLogin } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
@@ -29,7 +30,7 @@ const figure = async (name: string, labels = '{}') =>
 
 beforeAll(async () => {
   stack.up('mosquitto');
-  exporter = new BrokerExporterProcess(stack.env.MQTT_URL ?? '', 18_801);
+  exporter = new BrokerExporterProcess(stack.env, 18_801);
   await exporter.start();
 }, 60_000);
 
@@ -75,7 +76,7 @@ describe('broker exporter', () => {
 
   it('counts the messages a full session queue drops after their PUBACK', async () => {
     onTestFailed(() => console.error(exporter.output));
-    const session = await overfillOfflineSession(stack.env.MQTT_URL ?? '', 'collector-7', 50);
+    const session = await overfillOfflineSession(stack.env, 'collector-7', 50);
     await expect.poll(() => figure('mosquitto_publish_messages_dropped_total'), { timeout: 10_000 }).toBe(40);
     expect(await figure('mosquitto_clients', '{state="disconnected"}')).toBe(1);
     expect(await figure('mosquitto_shared_subscriptions')).toBe(1);
@@ -102,14 +103,19 @@ describe('broker exporter', () => {
   });
 
   it('with BROKER_READY_SHARED_SUBSCRIPTIONS, is ready only while the collectors have subscribed since the broker started', async () => {
-    const gated = new BrokerExporterProcess(stack.env.MQTT_URL ?? '', 18_802, {
+    const gated = new BrokerExporterProcess(stack.env, 18_802, {
       BROKER_READY_SHARED_SUBSCRIPTIONS: '4',
     });
     onTestFailed(() => console.error(gated.output));
     await gated.start();
     try {
       expect(await gated.status('/readyz')).toBe(503);
-      const collector = { clientId: 'collector-gate', clean: false, protocolVersion: 5 as const };
+      const collector = {
+        ...stackMqttLogin(stack.env, 'collector'),
+        clientId: 'collector-gate',
+        clean: false,
+        protocolVersion: 5 as const,
+      };
       const subscribe = async () => {
         const client = await mqtt.connectAsync(stack.env.MQTT_URL ?? '', {
           ...collector,

@@ -12,6 +12,8 @@ import {
 import {
   createTestDatabase,
   createTestInfluxBucket,
+  stackMqttEnv,
+  stackMqttLogin,
   type TestDatabase,
   type TestInfluxBucket,
 } from '@iot-meter/common/testing';
@@ -42,10 +44,14 @@ export class CollectorHarness {
     this.config = loadConfig(collectorConfig, this.env());
   }
 
-  /** A collector's environment: the stack's plus this harness's database, bucket and share group. */
+  /**
+   * A collector's environment: the stack's, its own broker account, and this harness's database,
+   * bucket and share group.
+   */
   env(overrides: Record<string, string> = {}): Record<string, string> {
     return {
       ...this.stackEnv,
+      ...stackMqttEnv(this.stackEnv, 'collector'),
       DATABASE_URL: this.database.url,
       INFLUX_BUCKET: this.influx.name,
       S3_BUCKET: `collector-${this.run}`,
@@ -74,6 +80,7 @@ export class CollectorHarness {
   async endSession(clientId: string): Promise<void> {
     // A clean start discards the stored session; expiry 0 drops the new one on disconnect.
     const client = await mqtt.connectAsync(this.config.MQTT_URL, {
+      ...stackMqttLogin(this.stackEnv, 'collector'),
       clientId,
       clean: true,
       protocolVersion: 5,
@@ -97,9 +104,13 @@ export class CollectorHarness {
     await this.influx.drop();
   }
 
-  /** A device-side client; it reconnects and resends unacknowledged messages after a broker restart. */
+  /**
+   * A device-side client (the stack's test client: it may publish as any device, hostile topics
+   * too); it reconnects and resends unacknowledged messages after a broker restart.
+   */
   async publisher(reconnectPeriod = 300): Promise<MqttClient> {
     const client = await mqtt.connectAsync(this.config.MQTT_URL, {
+      ...stackMqttLogin(this.stackEnv),
       clientId: `pub-${this.run}-${this.publishers.length}`,
       protocolVersion: 5,
       reconnectPeriod,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { stackMqttLogin } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
@@ -271,6 +272,7 @@ describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () 
 /** Whether the broker still holds a session for the client id (connecting leaves none behind). */
 async function sessionPresent(clientId: string): Promise<boolean> {
   const client = mqtt.connect(harness.config.MQTT_URL, {
+    ...stackMqttLogin(stack.env, 'collector'),
     clientId,
     clean: false,
     protocolVersion: 5,

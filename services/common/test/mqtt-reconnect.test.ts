@@ -3,8 +3,10 @@ import net from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { loadConfig, mqttEnv, reconnectWithBackoff } from '../src/index.js';
+import { stackMqttLogin } from '../src/testing/index.js';
 
-const broker = new URL(loadConfig(mqttEnv, inject('stackEnv')).MQTT_URL);
+const stackEnv = inject('stackEnv');
+const broker = new URL(loadConfig(mqttEnv, stackEnv).MQTT_URL);
 
 // Between the client and the real broker: refuses the first `refusals` connections, then relays.
 async function flakyRelay(refusals: number) {
@@ -43,6 +45,7 @@ describe('reconnectWithBackoff on an MQTT.js client', () => {
     // MQTT.js logs the period it arms its reconnect timer with: proof that it read ours.
     const armed: number[] = [];
     const client = mqtt.connect(`mqtt://127.0.0.1:${relay.port}`, {
+      ...stackMqttLogin(stackEnv),
       clientId: `vitest-backoff-${randomBytes(4).toString('hex')}`,
       protocolVersion: 5,
       reconnectPeriod: 1000,

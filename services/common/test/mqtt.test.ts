@@ -2,13 +2,20 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, mqttEnv } from '../src/index.js';
+import { stackMqttLogin } from '../src/testing/index.js';
 
-const { MQTT_URL } = loadConfig(mqttEnv, inject('stackEnv'));
+const stackEnv = inject('stackEnv');
+const { MQTT_URL } = loadConfig(mqttEnv, stackEnv);
 const run = randomBytes(4).toString('hex');
 const clients: MqttClient[] = [];
 
 async function connect(clientId: string): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(MQTT_URL, { clientId, protocolVersion: 5, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(MQTT_URL, {
+    ...stackMqttLogin(stackEnv),
+    clientId,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  });
   clients.push(client);
   return client;
 }
@@ -20,7 +27,7 @@ afterAll(async () => {
 describe('Mosquitto through mqtt', () => {
   it('delivers each of 1,000 QoS 1 messages exactly once across a $share group of two', async () => {
     const total = 1000;
-    const topic = `test/${run}/telemetry`;
+    const topic = `iot/vitest-${run}/telemetry`;
     const received: [number[], number[]] = [[], []];
     const members = await Promise.all([connect(`vitest-${run}-a`), connect(`vitest-${run}-b`)]);
     for (const [index, member] of members.entries()) {

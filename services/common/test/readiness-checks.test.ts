@@ -16,9 +16,11 @@ import {
   type ReadinessCheck,
   s3Env,
 } from '../src/index.js';
+import { stackMqttLogin } from '../src/testing/index.js';
 
 const schema = databaseEnv.extend(influxEnv.shape).extend(s3Env.shape).extend(mqttEnv.shape);
-const config = loadConfig(schema, inject('stackEnv'));
+const stackEnv = inject('stackEnv');
+const config = loadConfig(schema, stackEnv);
 const run = randomBytes(4).toString('hex');
 
 // Our own fakes at the network edge: a port nobody listens on, and one that accepts and never answers.
@@ -152,6 +154,7 @@ describe('createObjectStoreReadiness', () => {
 describe('createMqttReadiness', () => {
   const client = (url: string, clientId: string): MqttClient => {
     const connection = mqtt.connect(url, {
+      ...stackMqttLogin(stackEnv),
       clientId,
       protocolVersion: 5,
       reconnectPeriod: 0,

@@ -142,7 +142,7 @@ async function measure(run: Run) {
   };
   const sync = startBrokerAccountsSync({
     ...deviceAccountsIn(api.database.db, api.database.url, logger),
-    passwordFiles: broker.passwordFiles,
+    passwordFile: broker.passwordFile,
     serviceAccounts: readServiceAccounts(broker.serviceAccountsDir),
     reloadBroker: async () => {
       signals.push(clock());
@@ -249,14 +249,14 @@ async function measure(run: Run) {
   if (revokedClosed.length < REVOKE) {
     // Whether the sync left them in the file, or the broker did not reload the file it wrote.
     const inFile = new Set(
-      readFileSync(broker.passwordFiles.devices, 'utf8')
+      readFileSync(broker.passwordFile, 'utf8')
         .split('\n')
         .map((l) => l.split(':')[0]),
     );
     const left = revoked.filter((id) => !closed.has(id));
     problems.push(
       `${left.length} revoked devices still connected ${REVOKED_DEADLINE_MS / 1000} s after the burst, ` +
-        `${left.filter((id) => inFile.has(id)).length} of them in the devices' password file, ` +
+        `${left.filter((id) => inFile.has(id)).length} of them in the password file, ` +
         `after ${signals.length - signalsBefore} SIGHUPs by the sync (the first of them ${left[0]})`,
     );
   }
@@ -283,16 +283,16 @@ async function measure(run: Run) {
   const secondImportReloads = await reloadsSince(secondCounts);
 
   phase(`reloads with 1- and 101-iteration device hashes, ${ROUNDS} rounds`);
-  // The sync stopped, so nothing but this rewrites the devices' file meanwhile.
+  // The sync stopped, so nothing but this rewrites the password file meanwhile.
   await sync.close();
   run.sync = undefined;
-  const current = readFileSync(broker.passwordFiles.devices, 'utf8');
+  const current = readFileSync(broker.passwordFile, 'utf8');
   const files = { one: current, hundredOne: rehash(current, secrets) };
   const byIterations: { one: Stall[]; hundredOne: Stall[] } = { one: [], hundredOne: [] };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? (['one', 'hundredOne'] as const) : (['hundredOne', 'one'] as const);
     for (const kind of order) {
-      replaceFile(broker.passwordFiles.devices, files[kind]);
+      replaceFile(broker.passwordFile, files[kind]);
       byIterations[kind].push(await meter.around(sighup));
     }
   }
@@ -562,6 +562,7 @@ function rehash(file: string, secrets: Map<string, string>): string {
     .filter((line) => line !== '')
     .map((line) => {
       const username = line.slice(0, line.indexOf(':'));
+      if (username.startsWith('@')) return `${line}\n`; // a service account keeps its own
       const secret = secrets.get(username);
       if (secret === undefined) throw new Error(`no secret known for ${username}`);
       // Mosquitto's default, which the service accounts keep.

@@ -10,6 +10,7 @@ import {
 import {
   createTestDatabase,
   createTestInfluxBucket,
+  stackMqttLogin,
   type TestDatabase,
   type TestInfluxBucket,
 } from '@iot-meter/common/testing';
@@ -61,10 +62,12 @@ export class ApiHarness {
     }
     const influx = loadConfig(influxEnv, this.stackEnv);
     this.influx = await createTestInfluxBucket(influx, 'dm-test');
+    // The stack's broker under the API's own account, unless told another.
+    const login = options.mqttUrl ? undefined : stackMqttLogin(this.stackEnv, 'device-manager');
     this.commands = createCommandPublisher({
       url: options.mqttUrl ?? this.stackEnv.MQTT_URL ?? '',
-      username: options.mqttUsername,
-      password: options.mqttPassword,
+      username: options.mqttUsername ?? login?.username,
+      password: options.mqttPassword ?? login?.password,
       clientId: `dm-test-${randomBytes(4).toString('hex')}`,
       timeoutMs: 2000,
       logger: this.logger,

@@ -6,21 +6,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@iot-meter/common/testing';
 
-const aclDir = fileURLToPath(new URL('../../../charts/iot-meter/charts/mosquitto/files/', import.meta.url));
+const aclFile = fileURLToPath(
+  new URL('../../../charts/iot-meter/charts/mosquitto/files/acl.conf', import.meta.url),
+);
 
 /**
- * A Mosquitto of its own with the chart's two authenticated listeners: devices (their id as
- * username and client id, the devices' ACL) and services (the services' ACL), each with a password
- * file the broker account sync writes. Ports are its user's own: test files and benchmarks run in
- * parallel. The broker logs everything unless told `logTypes` (a benchmark's fleet would flood it).
+ * A Mosquitto of its own with the chart's two authenticated listeners, devices' (their id as
+ * username and client id) and services', sharing the chart's ACL and the password file the broker
+ * account sync writes. Ports are its user's own: test files and benchmarks run in parallel. The
+ * broker logs everything unless told `logTypes` (a benchmark's fleet would flood it).
  */
 export class AuthBroker {
   readonly dir = mkdtempSync(join(tmpdir(), 'iot-auth-broker-'));
   readonly pidFile = join(this.dir, 'mosquitto.pid');
-  readonly passwordFiles = {
-    devices: join(this.dir, 'devices.passwd'),
-    services: join(this.dir, 'services.passwd'),
-  };
+  readonly passwordFile = join(this.dir, 'passwd');
   /** A folder of service account passwords, as the chart mounts a Secret. */
   readonly serviceAccountsDir = mkdtempSync(join(tmpdir(), 'iot-service-accounts-'));
   readonly deviceUrl: string;
@@ -42,27 +41,23 @@ export class AuthBroker {
   }
 
   async start(): Promise<void> {
-    for (const file of Object.values(this.passwordFiles)) writeFileSync(file, '', { flag: 'a', mode: 0o600 });
+    writeFileSync(this.passwordFile, '', { flag: 'a', mode: 0o600 });
     const conf = join(this.dir, 'mosquitto.conf');
     writeFileSync(
       conf,
       [
-        'per_listener_settings true',
-        // Started by root in CI: stay root, so the broker reads the files the sync writes (0600).
+        // Started by root in CI: stay root, so the broker reads the file the sync writes (0600).
         'user root',
         `pid_file ${this.pidFile}`,
         'persistence false',
         'log_dest stdout',
         ...(this.options.logTypes ?? ['all']).map((type) => `log_type ${type}`),
+        'allow_anonymous false',
+        `password_file ${this.passwordFile}`,
+        `acl_file ${aclFile}`,
         `listener ${this.ports.devices} 127.0.0.1`,
         'use_username_as_clientid true',
-        'allow_anonymous false',
-        `password_file ${this.passwordFiles.devices}`,
-        `acl_file ${join(aclDir, 'acl-devices.conf')}`,
         `listener ${this.ports.services} 127.0.0.1`,
-        'allow_anonymous false',
-        `password_file ${this.passwordFiles.services}`,
-        `acl_file ${join(aclDir, 'acl-services.conf')}`,
         '',
       ].join('\n'),
     );

@@ -37,7 +37,7 @@ function startSync(
 ) {
   return startBrokerAccountsSync({
     ...deviceAccountsIn(api.database.db, api.database.url, api.logger),
-    passwordFiles: broker.passwordFiles,
+    passwordFile: broker.passwordFile,
     serviceAccounts: readServiceAccounts(broker.serviceAccountsDir),
     reloadBroker,
     confirmReload: canaryConnects(broker.serviceUrl),
@@ -175,7 +175,7 @@ describe('device credentials', () => {
     expect(stored?.password_hash).not.toContain(password);
 
     await applied();
-    expect(readFileSync(broker.passwordFiles.devices, 'utf8')).toContain(`acct-1:${stored?.password_hash}\n`);
+    expect(readFileSync(broker.passwordFile, 'utf8')).toContain(`acct-1:${stored?.password_hash}\n`);
     const client = await connected('acct-1', password);
     expect(await publishCode(client, 'iot/acct-1/telemetry')).toBe(0);
   });
@@ -307,11 +307,54 @@ describe('a device with valid credentials cannot speak for another', () => {
     expect(other.connected).toBe(true);
   });
 
-  it('connecting without credentials, with a wrong secret, or on the services’ listener', async () => {
-    expect(await connect(undefined, undefined)).toBe(NOT_AUTHORIZED);
-    expect(await connect('spoof-a', 'x'.repeat(43))).toBe(NOT_AUTHORIZED);
-    expect(await connect('spoof-a', a.password, { url: broker.serviceUrl })).toBe(NOT_AUTHORIZED);
-    expect(await connect('@collector', servicePasswords.collector)).toBe(NOT_AUTHORIZED);
+  it('connecting without credentials or with a wrong secret, on either listener', async () => {
+    for (const url of [broker.deviceUrl, broker.serviceUrl]) {
+      expect(await connect(undefined, undefined, { url })).toBe(NOT_AUTHORIZED);
+      expect(await connect('spoof-a', 'x'.repeat(43), { url })).toBe(NOT_AUTHORIZED);
+    }
+  });
+
+  it('on the services’ listener (which only our pods reach) a device is still confined to its own topics', async () => {
+    const device = await connected('spoof-a', a.password, {
+      url: broker.serviceUrl,
+      clientId: 'spoof-a-svc',
+    });
+    expect(await publishCode(device, 'iot/spoof-b/telemetry')).toBe(NOT_AUTHORIZED);
+    expect(await publishCode(device, 'iot/spoof-a/telemetry')).toBe(0);
+  });
+});
+
+describe('authentication keeps the delivery guarantee', () => {
+  // With a password file and ACL per listener (per_listener_settings), Mosquitto 2.0 denies every
+  // message to a session whose client is away: an offline collector's queue stayed empty.
+  it('queues what a device sends while the collector is away, and delivers it when it is back', async () => {
+    const device = await register('queue-1');
+    await applied();
+    const session = {
+      clientId: 'collector-away',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+    };
+    const away = await connected('@collector', servicePasswords.collector, {
+      ...session,
+      url: broker.serviceUrl,
+    });
+    await away.subscribeAsync('$share/away/iot/+/telemetry', { qos: 1 });
+    await away.endAsync();
+    const sender = await connected('queue-1', device.password);
+    for (const seq of [1, 2, 3]) await sender.publishAsync('iot/queue-1/telemetry', `${seq}`, { qos: 1 });
+    // Listening before it connects: the queue arrives right after the CONNACK.
+    const received: string[] = [];
+    const back = mqtt.connect(broker.serviceUrl, {
+      ...session,
+      username: '@collector',
+      password: servicePasswords.collector,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    back.on('message', (_topic, payload) => received.push(payload.toString()));
+    await expect.poll(() => received).toEqual(['1', '2', '3']);
+    await back.endAsync(true, { properties: { sessionExpiryInterval: 0 } });
   });
 });
 
@@ -397,6 +440,30 @@ describe('revocation', () => {
     expect(typeof (await connect('rev-rotate', fresh.password))).toBe('object');
     expect((await api.call('POST', '/api/devices/nobody/credentials')).status).toBe(404);
   });
+
+  it('reissues every device of an import with credentials=all: old secrets refused, new ones taken', async () => {
+    const old = await register('reissue-1');
+    await applied();
+    const file = ['reissue-1', 'reissue-2'].map((id) => JSON.stringify({ device_id: id, device_name: id }));
+    const r = await api.call('POST', '/api/devices/import?credentials=all', {
+      body: file.join('\n'),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    const result = r.json as { created: number; unchanged: number; credentials: Record<string, string>[] };
+    expect([r.status, result.created, result.unchanged]).toEqual([200, 1, 1]);
+    expect(result.credentials.map((c) => c.username).sort()).toEqual(['reissue-1', 'reissue-2']);
+    await applied();
+    expect(await connect('reissue-1', old.password)).toBe(NOT_AUTHORIZED);
+    for (const c of result.credentials) {
+      const client = await connected(c.username ?? '', c.password ?? '');
+      expect(await publishCode(client, `iot/${c.username}/telemetry`)).toBe(0);
+    }
+    const bad = await api.call('POST', '/api/devices/import?credentials=some', {
+      body: file.join('\n'),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(bad.status).toBe(400);
+  });
 });
 
 describe('the broker converges on PostgreSQL after a crash', () => {
@@ -411,7 +478,7 @@ describe('the broker converges on PostgreSQL after a crash', () => {
     });
     await expect.poll(() => reloads).toBeGreaterThanOrEqual(1);
     await dying.close();
-    expect(readFileSync(broker.passwordFiles.devices, 'utf8')).toContain('crash-1:');
+    expect(readFileSync(broker.passwordFile, 'utf8')).toContain('crash-1:');
     expect(await connect('crash-1', password)).toBe(NOT_AUTHORIZED);
 
     // Restarted, it converges within the issue's 30 s (its first pass always reloads the broker).

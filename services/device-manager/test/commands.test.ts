@@ -1,3 +1,4 @@
+import { stackMqttLogin } from '@iot-meter/common/testing';
 import { sql } from 'kysely';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -16,8 +17,12 @@ beforeAll(async () => {
   for (const id of ['cmd-1', 'cmd-2']) {
     await api.call('POST', '/api/devices', { json: { device_id: id, device_name: id } });
   }
-  // A device listening on its command topic.
-  device = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', { protocolVersion: 5, clean: true });
+  // Both devices' command topics, watched by the stack's test client.
+  device = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
+    ...stackMqttLogin(stackEnv),
+    protocolVersion: 5,
+    clean: true,
+  });
   await device.subscribeAsync(['iot/cmd-1/command', 'iot/cmd-2/command'], { qos: 1 });
   device.on('message', (topic, payload) => received.push({ topic, message: JSON.parse(payload.toString()) }));
   await untilConnected();

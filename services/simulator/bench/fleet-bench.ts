@@ -1,10 +1,13 @@
 // npm run bench:simulator [-- --devices 10000 --rate 5000 --duration 60 --json]: one simulator
 // process with a connection per device at an aggregate telemetry rate, against a baseline measured
 // in the same run: the same number of the same messages at the same rate from one MQTT.js
-// connection. Prints rates, CPU and memory; the local stack's Mosquitto is the broker.
+// connection. Prints rates, CPU and memory; the local stack's Mosquitto is the broker (MQTT_URL,
+// MQTT_USERNAME and MQTT_PASSWORD name another), every connection authenticated as its test client.
+// Devices' own credentials and what they cost the broker: npm run bench:broker-accounts.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { stackFleetEnv } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import type { Summary } from '../src/report.js';
@@ -16,14 +19,20 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
     baseline: { type: 'boolean', default: false },
-    'mqtt-url': { type: 'string' },
   },
 });
 const devices = Number(args.devices);
 const rate = Number(args.rate);
 const duration = Number(args.duration);
 // The local stack's broker unless told (the smoke run uses a broker of its own).
-const mqttUrl = args['mqtt-url'] ?? readStackEnv().MQTT_URL ?? '';
+const broker =
+  process.env.MQTT_URL !== undefined
+    ? {
+        MQTT_URL: process.env.MQTT_URL,
+        MQTT_USERNAME: process.env.MQTT_USERNAME ?? '',
+        MQTT_PASSWORD: process.env.MQTT_PASSWORD ?? '',
+      }
+    : stackFleetEnv(readStackEnv());
 // A DC meter's message: two samples of two measurements (send interval twice the cadence).
 const sample = (s: number) => [
   { ts: `2026-11-29T08:00:0${s}.000Z`, type: 'voltage_dc', val: 752.4, unit: 'V' },
@@ -46,7 +55,12 @@ if (args.baseline) {
 
 /** Child mode: publishes `rate` messages a second for `duration` seconds on one connection. */
 async function baseline() {
-  const client = await mqtt.connectAsync(mqttUrl, { protocolVersion: 5, clientId: 'bench-baseline' });
+  const client = await mqtt.connectAsync(broker.MQTT_URL, {
+    protocolVersion: 5,
+    clientId: 'bench-baseline',
+    username: broker.MQTT_USERNAME,
+    password: broker.MQTT_PASSWORD,
+  });
   const started = Date.now();
   const cpu = process.cpuUsage();
   let acked = 0;
@@ -75,7 +89,7 @@ async function baseline() {
 async function main() {
   const run = (argv: string[]) =>
     promisify(execFile)(process.execPath, argv, {
-      env: { ...process.env, MQTT_URL: mqttUrl },
+      env: { ...process.env, ...broker },
       maxBuffer: 1 << 24,
     }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}'));
   process.stderr.write('bench: baseline, one connection\n');
@@ -136,14 +150,5 @@ async function main() {
 }
 
 function flags() {
-  return [
-    '--devices',
-    String(devices),
-    '--rate',
-    String(rate),
-    '--duration',
-    String(duration),
-    '--mqtt-url',
-    mqttUrl,
-  ];
+  return ['--devices', String(devices), '--rate', String(rate), '--duration', String(duration)];
 }

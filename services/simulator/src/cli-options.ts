@@ -32,8 +32,10 @@ Load
   --messages N           stop once N telemetry messages are acknowledged
 
 Broker and API
-  --mqtt-url URL         (env MQTT_URL, default mqtt://127.0.0.1:1883); MQTT_USERNAME, MQTT_PASSWORD
-  --register             register the fleet through the device-manager first (env API_URL, API_KEY)
+  --mqtt-url URL         (env MQTT_URL, default mqtt://127.0.0.1:1883)
+  --register             register the fleet through the device-manager first (env API_URL, API_KEY):
+                         each device is issued new credentials and connects with them; without it
+                         every device uses MQTT_USERNAME and MQTT_PASSWORD, if set
 
 Output
   --json                 print a JSON summary (and no progress)

@@ -3,7 +3,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Outgoing } from './messages.js';
 import type { Link, SimulatedDevice } from './simulated-device.js';
 
-export type BrokerOptions = { url: string; username?: string; password?: string };
+/** The broker, and how each device signs in: its own credentials, or the fleet's one account. */
+export type BrokerOptions = {
+  url: string;
+  login: (deviceId: string) => { username?: string; password?: string };
+};
 
 /** What every connection of a fleet adds to. */
 export type ConnectionCounts = {
@@ -76,8 +80,7 @@ export class DeviceConnection implements Link {
     const will = this.device.will();
     const client = mqtt.connect(this.broker.url, {
       clientId: this.device.id,
-      username: this.broker.username,
-      password: this.broker.password,
+      ...this.broker.login(this.device.id),
       protocolVersion: 5,
       clean: false,
       properties: { sessionExpiryInterval: SESSION_EXPIRY_S },

@@ -25,21 +25,30 @@ if (options.help) {
 }
 const logger = createLogger('simulator', env.LOG_LEVEL, { to: 'stderr' });
 
+// Registered, each device signs in as itself with the secret the API issued it (the broker admits
+// it once the broker account sync applied it: until then its connects are refused and retried);
+// otherwise every device uses the one account of MQTT_USERNAME, if any.
+const passwords = new Map<string, string>();
 const fleet = new Fleet(options.fleet, {
   url: options.mqttUrl,
-  username: env.MQTT_USERNAME,
-  password: env.MQTT_PASSWORD,
+  login: (deviceId) => {
+    const password = passwords.get(deviceId);
+    return password === undefined
+      ? { username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD }
+      : { username: deviceId, password };
+  },
 });
 
 if (options.register && env.API_URL && env.API_KEY) {
   const registerLog = logger.child({ module: 'register' });
   try {
-    const result = await registerFleet(
+    const { passwords: issued, ...result } = await registerFleet(
       fleet.devices,
       { url: env.API_URL, key: env.API_KEY },
       options.fleet.seed,
     );
-    registerLog.info(result, 'fleet registered');
+    for (const [deviceId, password] of issued) passwords.set(deviceId, password);
+    registerLog.info(result, 'fleet registered, each device with new credentials');
   } catch (err) {
     registerLog.error({ err }, 'registration failed');
     process.exit(1);

@@ -1,14 +1,23 @@
 import type { SimulatedDevice } from './simulated-device.js';
 
+/** What registering did, and each device's MQTT password (username = its id), issued afresh. */
+export type Registration = {
+  created: number;
+  updated: number;
+  unchanged: number;
+  passwords: Map<string, string>;
+};
+
 /**
- * Registers the fleet through the device-manager's bulk import (idempotent: a second run updates
- * nothing), so the registry lists every simulated device. Throws with the API's answer on failure.
+ * Registers the fleet through the device-manager's bulk import (a second run updates nothing), so
+ * the registry lists every simulated device, and has every device issued new MQTT credentials: the
+ * simulator keeps no secrets between runs. Throws with the API's answer on failure.
  */
 export async function registerFleet(
   devices: readonly SimulatedDevice[],
   api: { url: string; key: string },
   seed: string,
-): Promise<{ created: number; updated: number; unchanged: number }> {
+): Promise<Registration> {
   const rows = devices.map((d, i) =>
     JSON.stringify({
       device_id: d.id,
@@ -18,7 +27,7 @@ export async function registerFleet(
       metadata: { simulated: 'true', seed },
     }),
   );
-  const response = await fetch(new URL('/api/devices/import', api.url), {
+  const response = await fetch(new URL('/api/devices/import?credentials=all', api.url), {
     method: 'POST',
     headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/x-ndjson' },
     body: rows.join('\n'),
@@ -29,9 +38,19 @@ export async function registerFleet(
     unchanged?: number;
     failed?: number;
     error?: string;
+    credentials?: { username: string; password: string }[];
   };
-  if (!response.ok || (body.failed ?? 0) > 0) {
-    throw new Error(`registering the fleet failed: ${response.status} ${JSON.stringify(body).slice(0, 500)}`);
+  const passwords = new Map((body.credentials ?? []).map((c) => [c.username, c.password]));
+  if (!response.ok || (body.failed ?? 0) > 0 || passwords.size !== devices.length) {
+    const { credentials: _secrets, ...answer } = body; // never a secret in an error message
+    throw new Error(
+      `registering the fleet failed: ${response.status} ${JSON.stringify(answer).slice(0, 500)}`,
+    );
   }
-  return { created: body.created ?? 0, updated: body.updated ?? 0, unchanged: body.unchanged ?? 0 };
+  return {
+    created: body.created ?? 0,
+    updated: body.updated ?? 0,
+    unchanged: body.unchanged ?? 0,
+    passwords,
+  };
 }

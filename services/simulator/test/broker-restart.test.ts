@@ -1,3 +1,4 @@
+import { stackFleetEnv } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { record, runSimulator } from './simulator-harness.js';
@@ -8,7 +9,7 @@ let recorder: Awaited<ReturnType<typeof record>>;
 
 beforeAll(async () => {
   stack.up('mosquitto');
-  recorder = await record(stack.env.MQTT_URL ?? '', 'restart-', 'restart-recorder');
+  recorder = await record(stack.env, 'restart-', 'restart-recorder');
 }, 120_000);
 
 afterAll(async () => {
@@ -33,7 +34,7 @@ describe('broker restart mid-run', () => {
         '--types',
         'env,dc',
       ],
-      { MQTT_URL: stack.env.MQTT_URL },
+      stackFleetEnv(stack.env),
     );
     const telemetry = () => recorder.messages.filter((m) => m.topic.endsWith('/telemetry'));
     await expect

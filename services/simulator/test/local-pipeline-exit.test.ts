@@ -9,7 +9,7 @@ import { LocalPipeline, removeStack } from './local-pipeline-process.js';
 const stackDir = '/var/tmp/iot-meter-private-pipeline-exit';
 const stackEnv = { IOT_STACK_DIR: stackDir, IOT_STACK_PORT_OFFSET: '450' };
 const start = (env: NodeJS.ProcessEnv = {}) =>
-  new LocalPipeline(stackEnv, { api: 18592, collector: 18593 }, 2, env);
+  new LocalPipeline(stackEnv, { api: 18592, collector: 18593, accounts: 18595 }, 2, env);
 
 /** The processes this file's pipelines started: each has the private stack's folder in its env. */
 function services(): string[] {

@@ -16,7 +16,7 @@ export class LocalPipeline {
 
   constructor(
     readonly stackEnv: { IOT_STACK_DIR: string; IOT_STACK_PORT_OFFSET: string },
-    ports: { api: number; collector: number },
+    ports: { api: number; collector: number; accounts: number },
     devices: number,
     env: NodeJS.ProcessEnv = {},
   ) {
@@ -35,6 +35,8 @@ export class LocalPipeline {
         String(ports.api),
         '--collector-port',
         String(ports.collector),
+        '--accounts-port',
+        String(ports.accounts),
       ],
       { cwd: root, env: { ...process.env, ...stackEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );

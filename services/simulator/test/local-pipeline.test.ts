@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import { LocalPipeline, removeStack } from './local-pipeline-process.js';
 
 // `npm start`'s pipeline end to end, on a private stack (its own ports and data) that the
@@ -26,7 +29,7 @@ const command = async (device: string, cmd: string, params: Record<string, unkno
 };
 
 beforeAll(async () => {
-  pipeline = new LocalPipeline(stackEnv, { api: 18590, collector: 18591 }, 3);
+  pipeline = new LocalPipeline(stackEnv, { api: 18590, collector: 18591, accounts: 18594 }, 3);
   key = await pipeline.started;
 }, 200_000);
 
@@ -56,6 +59,33 @@ describe('npm start', () => {
         return [...new Set(points.map((p) => p.metric))].sort();
       }, within)
       .toEqual(['current_ac', 'frequency', 'pf', 'voltage_ac']);
+  });
+
+  it('lets only registered devices in, each with its own secret; nobody anonymously', async () => {
+    const broker = readStackEnv({ ...process.env, ...stackEnv });
+    const accounts = readFileSync(broker.BROKER_PASSWORD_FILE ?? '', 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.split(':')[0]);
+    expect(accounts).toEqual([
+      '@broker-exporter',
+      '@collector',
+      '@device-manager',
+      '@sync-canary',
+      '@test-client',
+      'sim-001',
+      'sim-002',
+      'sim-003',
+    ]);
+    const refusal = (login: { username?: string; password?: string }) =>
+      mqtt
+        .connectAsync(broker.MQTT_DEVICE_URL ?? '', { ...login, protocolVersion: 5, reconnectPeriod: 0 })
+        .then(
+          (client) => client.endAsync().then(() => 0),
+          (err: { code?: number }) => err.code,
+        );
+    expect(await refusal({})).toBe(135);
+    expect(await refusal({ username: 'sim-001', password: 'not-its-secret' })).toBe(135);
   });
 
   it('round-trips every command: sent, answered by the device, acknowledged in the API', {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stackMqttLogin } from '@iot-meter/common/testing';
 import mqtt, { type MqttClient } from 'mqtt';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -39,9 +40,10 @@ export function runSimulator(args: string[], env: Record<string, string | undefi
 export type Received = { topic: string; payload: Record<string, unknown>; retain: boolean };
 
 /** A subscriber with a persistent session that records everything under `iot/<prefix>…`. */
-export async function record(url: string, prefix: string, clientId: string) {
+export async function record(stackEnv: Record<string, string>, prefix: string, clientId: string) {
   const messages: Received[] = [];
-  const client: MqttClient = await mqtt.connectAsync(url, {
+  const client: MqttClient = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
+    ...stackMqttLogin(stackEnv),
     clientId,
     clean: false,
     protocolVersion: 5,

@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { stackFleetEnv } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateStack } from '../../../scripts/stack/private-stack.js';
 import { type Received, record, runSimulator } from './simulator-harness.js';
 
 // A broker of this file's own: the fleets' telemetry must not reach other test files' collectors.
 const stack = new PrivateStack(500);
-let MQTT_URL = '';
+let fleetEnv: Record<string, string> = {};
 const run = randomBytes(3).toString('hex');
 let recorder: Awaited<ReturnType<typeof record>>;
 
 beforeAll(async () => {
   stack.up('mosquitto');
-  MQTT_URL = stack.env.MQTT_URL ?? '';
-  recorder = await record(MQTT_URL, `sim${run}`, `sim-test-recorder-${run}`);
+  fleetEnv = stackFleetEnv(stack.env);
+  recorder = await record(stack.env, `sim${run}`, `sim-test-recorder-${run}`);
 }, 120_000);
 afterAll(async () => {
   await recorder?.close();
@@ -31,7 +32,7 @@ describe('simulator process on the broker', () => {
     const prefix = `sim${run}a-`;
     const sim = runSimulator(
       ['--devices', '3', '--prefix', prefix, '--send-interval', '1', '--seed', 'clean', '--types', 'env,dc'],
-      { MQTT_URL },
+      fleetEnv,
     );
     await expect
       .poll(() => ofPrefix(prefix, 'telemetry').length, { timeout: 30_000, message: 'telemetry' })
@@ -68,7 +69,7 @@ describe('simulator process on the broker', () => {
 
   it('killed, its devices’ Last Will says offline (with no time: nobody knows when it fires)', async () => {
     const prefix = `sim${run}b-`;
-    const sim = runSimulator(['--devices', '2', '--prefix', prefix, '--send-interval', '1'], { MQTT_URL });
+    const sim = runSimulator(['--devices', '2', '--prefix', prefix, '--send-interval', '1'], fleetEnv);
     await expect.poll(() => statuses(prefix).length, { timeout: 30_000, message: 'online' }).toBe(2);
     sim.child.kill('SIGKILL');
     expect((await sim.exit).signal).toBe('SIGKILL');
@@ -85,9 +86,7 @@ describe('simulator process on the broker', () => {
     const prefix = `sim${run}c-`;
     const sim = runSimulator(
       ['--devices', '2', '--prefix', prefix, '--send-interval', '1', '--messages', '6'],
-      {
-        MQTT_URL,
-      },
+      fleetEnv,
     );
     expect((await sim.exit).code).toBe(0);
     const summary = await sim.summary;
@@ -98,12 +97,12 @@ describe('simulator process on the broker', () => {
   });
 
   it('refuses bad flags with a clear message and exit code 2', async () => {
-    const devices = runSimulator(['--devices', '0'], { MQTT_URL });
+    const devices = runSimulator(['--devices', '0'], fleetEnv);
     expect((await devices.exit).code).toBe(2);
     expect(devices.stderr()).toBe(
       'simulator: --devices: Too small: expected number to be >0\n(see --help)\n',
     );
-    const types = runSimulator(['--types', 'env,toaster'], { MQTT_URL });
+    const types = runSimulator(['--types', 'env,toaster'], fleetEnv);
     expect((await types.exit).code).toBe(2);
     expect(types.stderr()).toBe("simulator: --types: unknown model 'toaster' (env, dc, ac)\n(see --help)\n");
   });

@@ -1,4 +1,4 @@
-// Keeps the broker's password files derived from PostgreSQL (docs/security.md): runs beside the
+// Keeps the broker's password file derived from PostgreSQL (docs/security.md): runs beside the
 // broker, as the broker's user, until SIGTERM (planned: a sidecar in the chart, a stack server locally).
 import {
   createDatabase,
@@ -26,10 +26,7 @@ const registry = createMetricsRegistry(SERVICE);
 const db = createDatabase(config, { registry });
 const sync = startBrokerAccountsSync({
   ...deviceAccountsIn(db, config.DATABASE_URL, logger),
-  passwordFiles: {
-    devices: config.BROKER_DEVICE_PASSWORD_FILE,
-    services: config.BROKER_SERVICE_PASSWORD_FILE,
-  },
+  passwordFile: config.BROKER_PASSWORD_FILE,
   serviceAccounts: readServiceAccounts(config.BROKER_SERVICE_ACCOUNTS_DIR),
   reloadBroker: reloadBrokerBySignal(
     config.BROKER_PID_FILE

@@ -4,9 +4,8 @@ import { z } from 'zod';
 export const brokerAccountsConfig = serviceEnv(8081)
   .extend(databaseEnv.shape)
   .extend({
-    // The password files of the broker's two listeners (devices, services); this process owns them.
-    BROKER_DEVICE_PASSWORD_FILE: z.string().min(1),
-    BROKER_SERVICE_PASSWORD_FILE: z.string().min(1),
+    // The broker's password file (devices and services); this process owns it.
+    BROKER_PASSWORD_FILE: z.string().min(1),
     // How to find the broker to SIGHUP: its pid file, else the process of this name (the chart's
     // broker pod shares its process namespace with this sidecar).
     BROKER_PID_FILE: z.string().min(1).optional(),

@@ -15,6 +15,12 @@ let loaded: string | undefined;
 let dropSignals: number;
 
 const account = (username: string): BrokerAccount => ({ username, password_hash: `$7$1$salt$${username}` });
+/** The devices' lines of a password file (service accounts start with '@'). */
+const deviceLines = (file = '') =>
+  file
+    .split(/(?<=\n)/)
+    .filter((line) => !line.startsWith('@'))
+    .join('');
 
 function start(options: { resyncMs?: number; deviceAccounts?: () => Promise<BrokerAccount[]> } = {}) {
   const sync = startBrokerAccountsSync({
@@ -23,7 +29,7 @@ function start(options: { resyncMs?: number; deviceAccounts?: () => Promise<Brok
       notify = onChange;
       return { close: async () => {} };
     },
-    passwordFiles: { devices: 'devices.passwd', services: 'services.passwd' },
+    passwordFile: 'passwd',
     writeFile: async (path, content) => void files.set(path, content),
     serviceAccounts: async () => [account('@collector')],
     reloadBroker: async () => {
@@ -35,12 +41,12 @@ function start(options: { resyncMs?: number; deviceAccounts?: () => Promise<Brok
         dropSignals -= 1;
         return;
       }
-      loaded = files.get('services.passwd');
-      reloads.push(files.get('devices.passwd') ?? '');
+      loaded = files.get('passwd');
+      reloads.push(deviceLines(loaded));
     },
     // The canary's password is new in each write: admitted only once the latest file is loaded.
     confirmReload: async (canary) =>
-      canary.username === '@sync-canary' && loaded !== undefined && loaded === files.get('services.passwd'),
+      canary.username === '@sync-canary' && loaded !== undefined && loaded === files.get('passwd'),
     logger: createLogger('sync-test', 'silent'),
     debounceMs: 200,
     resyncMs: options.resyncMs ?? 30_000,
@@ -67,8 +73,8 @@ describe('the broker account sync', () => {
     const { sync } = start();
     await vi.advanceTimersByTimeAsync(0);
     expect(reloads).toEqual(['d-1:$7$1$salt$d-1\n']);
-    expect(files.get('services.passwd')).toMatch(
-      /^@collector:\$7\$1\$salt\$@collector\n@sync-canary:\$7\$1\$\S+\n$/,
+    expect(files.get('passwd')).toMatch(
+      /^@collector:\$7\$1\$salt\$@collector\n@sync-canary:\$7\$1\$\S+\nd-1:\$7\$1\$salt\$d-1\n$/,
     );
 
     // Three changes, each within 200 ms of the last: one pass, 200 ms after the last.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, rename, rm, stat, writeFile } from 'node:fs/promises';
 import {
   type Backoff,
   createBackoff,
@@ -23,9 +23,9 @@ export type BrokerAccountsSync = {
 };
 
 /**
- * Makes the broker's password files what PostgreSQL says: every device with credentials that is not
- * disabled (the devices' listener), and the service accounts (the services' listener). A change is
- * applied as one rewrite of a file and one reload (`reloadBroker`, SIGHUP for Mosquitto), however many devices it touched; changes within
+ * Makes the broker's password file what PostgreSQL says: every device with credentials that is not
+ * disabled, and the service accounts. A change is applied as one rewrite of the file and one
+ * reload (`reloadBroker`, SIGHUP for Mosquitto), however many devices it touched; changes within
  * `debounceMs` are coalesced. It is a reconciler, not a relay: it rereads the whole set on each
  * notification on `broker_accounts`, every `resyncMs` and after a failure, and always reloads after
  * its first write, so a crash anywhere (its own between the write and the reload, or the API's)
@@ -36,7 +36,12 @@ export function startBrokerAccountsSync(options: {
   deviceAccounts: () => Promise<BrokerAccount[]>;
   /** Calls back on each change to them (and whenever it may have missed one). */
   watchChanges: (onChange: () => void) => { close(): Promise<void> };
-  passwordFiles: { devices: string; services: string };
+  /**
+   * The broker's one password file, devices' and services' accounts alike: with a file per listener
+   * (`per_listener_settings`) Mosquitto 2.0 denies every message to a session whose client is
+   * away, so an offline collector's queue would silently stay empty (docs/security.md §1).
+   */
+  passwordFile: string;
   /** The services' accounts, read at each pass (a rotated Secret is picked up). */
   serviceAccounts: () => Promise<BrokerAccount[]>;
   reloadBroker: () => Promise<void>;
@@ -51,7 +56,7 @@ export function startBrokerAccountsSync(options: {
   debounceMs?: number;
   resyncMs?: number;
   retry?: Backoff;
-  /** Replaces a password file's content (by default beside it, then renamed over it, mode 0600). */
+  /** Replaces the password file's content (by default beside it, then renamed over it, mode 0600). */
   writeFile?: (path: string, content: string) => Promise<void>;
 }): BrokerAccountsSync {
   const { logger, debounceMs = 200, resyncMs = 30_000 } = options;
@@ -78,8 +83,8 @@ export function startBrokerAccountsSync(options: {
       registers: options.registry ? [options.registry] : [],
     }),
   };
-  // What the broker has reloaded, by file.
-  let applied: { devices: string; services: string } | undefined;
+  // The accounts the broker has reloaded (the file without its canary).
+  let applied: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let timerDue = 0;
   let debouncing = false; // the pending timer waits out a burst of changes
@@ -127,7 +132,7 @@ export function startBrokerAccountsSync(options: {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-    throw new Error('the broker did not reload its password files');
+    throw new Error('the broker did not reload its password file');
   }
 
   async function pass(): Promise<void> {
@@ -142,17 +147,17 @@ export function startBrokerAccountsSync(options: {
     running = (async () => {
       try {
         const [services, devices] = await Promise.all([options.serviceAccounts(), options.deviceAccounts()]);
-        const next = { devices: renderPasswordFile(devices), services: renderPasswordFile(services) };
-        if (next.devices === applied?.devices && next.services === applied.services) {
+        const next = renderPasswordFile([...services, ...devices]);
+        if (next === applied) {
           metrics.passes.inc({ result: 'unchanged' });
         } else {
           const write = options.writeFile ?? writeAtomically;
           const canary = { username: CANARY, password: randomBytes(32).toString('base64url') };
-          await write(options.passwordFiles.devices, next.devices);
           await write(
-            options.passwordFiles.services,
+            options.passwordFile,
             renderPasswordFile([
               ...services,
+              ...devices,
               { username: CANARY, password_hash: hashBrokerPassword(canary.password) },
             ]),
           );
@@ -223,7 +228,7 @@ export function deviceAccountsIn(db: Kysely<Database>, databaseUrl: string, logg
   };
 }
 
-/** The account whose admission proves a reload: on the services' listener, with no rights there. */
+/** The account whose admission proves a reload: on the services' listener, with no rights. */
 export const CANARY = '@sync-canary';
 
 /**
@@ -254,9 +259,13 @@ export function canaryConnects(url: string) {
 async function writeAtomically(path: string, content: string): Promise<void> {
   const mode = 0o600; // the broker's user only (the sync runs as that user): it holds password hashes
   const next = `${path}.${randomBytes(4).toString('hex')}.new`;
+  const previous = await stat(path).catch(() => undefined);
   try {
     await writeFile(next, content, { mode });
     await chmod(next, mode);
+    // Run by root beside a broker that dropped to its own user (the local stack started by root),
+    // the new file keeps the old one's owner, or the broker could not read it on reload.
+    if (previous && process.getuid?.() === 0) await chown(next, previous.uid, previous.gid);
     await rename(next, path);
   } catch (err) {
     await rm(next, { force: true });

@@ -190,9 +190,14 @@ export type ImportedDevice = DeviceFields & { device_id: string; device_name: st
 /**
  * Registers new devices (issuing their MQTT credentials) and updates existing ones with the fields
  * each row gives (fields a row leaves out keep their value), in one transaction. Returns which ids
- * were created and which changed (the others were already as given), and the new credentials.
+ * were created and which changed (the others were already as given), and the new credentials:
+ * of the new devices, or with `reissueCredentials` of every device given.
  */
-export async function upsertDevices(db: Kysely<Database>, devices: readonly ImportedDevice[]) {
+export async function upsertDevices(
+  db: Kysely<Database>,
+  devices: readonly ImportedDevice[],
+  options: { reissueCredentials?: boolean } = {},
+) {
   if (devices.length === 0) return { created: [], updated: [], credentials: [] };
   return db.transaction().execute(async (trx) => {
     const created: { device_id: string }[] = [];
@@ -206,7 +211,10 @@ export async function upsertDevices(db: Kysely<Database>, devices: readonly Impo
       created.push(...rows);
     }
     const fresh = new Set(created.map((r) => r.device_id));
-    const credentials = await issueCredentials(trx, [...fresh]);
+    const credentials = await issueCredentials(
+      trx,
+      options.reissueCredentials ? [...new Set(devices.map((d) => d.device_id))] : [...fresh],
+    );
     const existing = devices.filter((d) => !fresh.has(d.device_id));
     if (existing.length === 0) return { created: [...fresh], updated: [], credentials };
     // Each column: the row's value when the row has the key, else the current one.

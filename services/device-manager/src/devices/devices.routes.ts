@@ -22,6 +22,7 @@ import {
   deviceIdParam,
   deviceSchema,
   deviceStatusSchema,
+  importQuery,
   importResultSchema,
   listDevicesQuery,
   registeredDeviceSchema,
@@ -231,6 +232,7 @@ export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) 
       middleware: [requireRole('operator')],
       summary: 'Register or update many devices from NDJSON or CSV; bad rows are reported, the rest applied',
       request: {
+        query: importQuery,
         body: {
           content: Object.fromEntries(
             IMPORT_TYPES.map((type) => [type, { schema: z.string().openapi({ description: 'the file' }) }]),
@@ -246,7 +248,9 @@ export function createDevicesRoutes(db: Kysely<Database>, devices: DeviceReads) 
         throw new ApiError('unsupported_media_type', `the file must be ${IMPORT_TYPES.join(' or ')}`);
       }
       const imported = parseImportFile(type, await c.req.text());
-      const { created, updated, credentials } = await upsertDevices(db, imported.devices);
+      const { created, updated, credentials } = await upsertDevices(db, imported.devices, {
+        reissueCredentials: c.req.valid('query').credentials === 'all',
+      });
       devices.changed();
       return c.json(
         {

@@ -65,9 +65,18 @@ export const importResultSchema = z
     unchanged: z.number().int(),
     failed: z.number().int(),
     errors: z.array(z.object({ line: z.number().int(), error: z.string(), field: z.string().optional() })),
-    credentials: z.array(credentialsSchema).openapi({ description: 'of the devices created, shown once' }),
+    credentials: z.array(credentialsSchema).openapi({
+      description: 'of the devices created (with `credentials=all`: of every device in the file), shown once',
+    }),
   })
   .openapi('DeviceImportResult');
+
+export const importQuery = z.object({
+  credentials: z.enum(['new', 'all']).default('new').openapi({
+    description:
+      '`new`: issue credentials to the devices created; `all`: also issue new ones to the existing devices in the file (their old secrets stop working)',
+  }),
+});
 
 export const updateDeviceBody = z
   .object({
