@@ -1,37 +1,39 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createObjectStore, influxEnv, loadConfig, s3Env } from '@iot-meter/common';
 import { createTestDatabase, createTestInfluxBucket } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { PrivateStack } from '../../scripts/stack/private-stack.js';
+import { freePort } from './free-port.js';
 import { type Container, type K8sObject, offlineChart, render } from './render.js';
 
 // The chart's wiring, proven: render it, start each service as a local process with exactly the
 // environment of its rendered workload (secret references resolved the way the kubelet would,
 // from the rendered Secrets and from the external ones these values name), the stores being the
 // local stack's (the broker one of this file's own, so the fleet's telemetry reaches no other
-// test's collectors). Only ports and the in-cluster API address are local ones.
+// test's collectors). The broker is authenticated like the chart's: the services log in on its
+// services' listener with the chart's accounts, the simulated devices on its devices' listener
+// with the credentials the API issued them, applied by the broker account sync of the chart's
+// broker pod. Only ports, the in-cluster API address and the sync's view of its broker (the
+// password file and pid in the pod, the stack's here) are local ones.
 const env = inject('stackEnv');
 const broker = new PrivateStack(700);
 const run = randomBytes(3).toString('hex');
 const release = `chart${run}`;
 const root = fileURLToPath(new URL('../..', import.meta.url));
+// The services' broker passwords, in a Secret these values name (the stack's broker reads them from
+// its folder before it starts, so they are known before the render, which needs its address).
+const mqttAccounts = Object.fromEntries(
+  ['collector', 'device-manager', 'broker-exporter'].map((name) => [name, randomBytes(16).toString('hex')]),
+);
 const processes: ChildProcess[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 let objects: K8sObject[] = [];
 let apiBase = '';
 let adminKey = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** The container's environment as the kubelet would give it to pod `podName`. */
 function resolveEnv(
@@ -72,14 +74,19 @@ function start(argv: string[], processEnv: Record<string, string>): ChildProcess
 }
 
 beforeAll(async () => {
+  const accountsDir = join(broker.dir, 'mosquitto', 'service-accounts');
+  mkdirSync(accountsDir, { recursive: true });
+  for (const [name, password] of Object.entries(mqttAccounts)) {
+    writeFileSync(join(accountsDir, name), `${password}\n`, { mode: 0o600 });
+  }
   broker.up('mosquitto');
-  const mqttUrl = broker.env.MQTT_URL ?? '';
   cleanups.push(async () => broker.destroy());
   const database = await createTestDatabase(env.DATABASE_URL ?? '');
   const influx = await createTestInfluxBucket(loadConfig(influxEnv, env), 'chart');
   const s3Bucket = `chart-${run}`;
   cleanups.push(database.drop, influx.drop);
-  objects = render(env.HELM_BIN ?? 'helm', offlineChart(), {
+  const chart = offlineChart();
+  const values = (...set: string[]) => ({
     release,
     values: ['external-values.yaml', 'simulator-values.yaml'],
     set: [
@@ -88,14 +95,29 @@ beforeAll(async () => {
       `global.influx.bucket=${influx.name}`,
       `global.s3.endpoint=${env.S3_ENDPOINT}`,
       `global.s3.bucket=${s3Bucket}`,
-      `global.mqtt.url=${mqttUrl}`,
-      'mosquitto.enabled=false',
+      'global.mqtt.serviceAccounts.existingSecret=iot-mqtt',
       `collector.config.MQTT_SHARE_GROUP=chart-${run}`,
+      ...set,
     ],
     setString: [`simulator.args={--devices,3,--send-interval,1,--prefix,chart-${run}-}`],
   });
+  // The services and the simulated fleet as for an external broker (the stack's, at its two listeners)…
+  objects = render(
+    env.HELM_BIN ?? 'helm',
+    chart,
+    values(
+      'mosquitto.enabled=false',
+      `global.mqtt.url=${broker.env.MQTT_URL}`,
+      `global.mqtt.deviceUrl=${broker.env.MQTT_DEVICE_URL}`,
+    ),
+  );
+  // …and the broker pod's account sync from the bundled broker's render.
+  const brokerPod = render(env.HELM_BIN ?? 'helm', chart, values()).find(
+    (o) => o.kind === 'StatefulSet' && o.metadata.name === `${release}-mosquitto`,
+  )?.spec?.template?.spec;
   // The Secrets a cluster would hold: the chart's own, and the external ones its values name.
   const secrets: Record<string, Record<string, string>> = {
+    'iot-mqtt': mqttAccounts,
     'iot-database': { DATABASE_URL: database.url },
     'iot-influx': { token: env.INFLUX_TOKEN ?? '' },
     'iot-s3': { 'access-key': env.S3_ACCESS_KEY ?? '', 'secret-key': env.S3_SECRET_KEY ?? '' },
@@ -126,6 +148,19 @@ beforeAll(async () => {
     ),
     PORT: String(apiPort),
   });
+  // The sync applies the devices' credentials the API issues to the stack's broker: the rendered
+  // container, its broker's password file and pid here being the stack's.
+  const sync = brokerPod?.containers.find((c) => c.name === 'broker-accounts');
+  expect(sync?.command).toEqual(['node', 'dist/bin/sync-broker-accounts.js']);
+  const syncPort = await freePort();
+  start(['services/device-manager/dist/bin/sync-broker-accounts.js'], {
+    ...resolveEnv(sync, `${release}-mosquitto-0`, secrets),
+    BROKER_PASSWORD_FILE: broker.env.BROKER_PASSWORD_FILE ?? '',
+    BROKER_SERVICE_ACCOUNTS_DIR: accountsDir,
+    BROKER_PID_FILE: broker.env.BROKER_PID_FILE ?? '',
+    BROKER_SERVICE_URL: broker.env.BROKER_SERVICE_URL ?? '',
+    PORT: String(syncPort),
+  });
   const collectorPod = `${release}-collector-0`;
   start(['--max-old-space-size=192', 'services/collector/dist/main.js'], {
     ...resolveEnv(container('StatefulSet', `${release}-collector`), collectorPod, secrets),
@@ -144,6 +179,11 @@ beforeAll(async () => {
       timeout: 30_000,
       interval: 100,
     },
+  );
+  await vi.waitFor(
+    async () =>
+      expect((await fetch(`http://127.0.0.1:${syncPort}/readyz`)).ok, 'the sync’s /readyz').toBe(true),
+    { timeout: 30_000, interval: 100 },
   );
   const simulator = container('Deployment', `${release}-simulator`);
   start(['services/simulator/dist/main.js', ...(simulator?.args ?? [])], {

@@ -72,12 +72,29 @@ describe('the chart on a real API server', () => {
       'root-password',
       'root-user',
     ]);
+    expect(Object.keys(get('secret', 'iot-mqtt-accounts').data)).toEqual([
+      'broker-exporter',
+      'collector',
+      'device-manager',
+    ]);
+    // The broker's pod: the sync beside the broker, which it signals in their shared process namespace.
+    const broker = get('statefulset', 'iot-mosquitto').spec.template.spec;
+    expect([broker.shareProcessNamespace, broker.containers.map((c: { name: string }) => c.name)]).toEqual([
+      true,
+      ['mosquitto', 'broker-accounts', 'broker-exporter'],
+    ]);
+    expect(get('networkpolicy', 'iot-mosquitto').spec.ingress[0].ports).toEqual([
+      { port: 'mqtt-services', protocol: 'TCP' },
+    ]);
   });
 
   it('keeps the generated credentials on upgrade', { timeout: 300_000 }, () => {
     const before = get('secret', 'iot-meter-credentials').data;
+    const accounts = get('secret', 'iot-mqtt-accounts').data;
     upgrade();
     expect(get('secret', 'iot-meter-credentials').data).toEqual(before);
+    // The broker's service accounts too: a new password would lock every service out until restarted.
+    expect(get('secret', 'iot-mqtt-accounts').data).toEqual(accounts);
   });
 
   it('scaling the collectors down drains the removed members’ sessions with a Job', {
@@ -98,6 +115,11 @@ describe('the chart on a real API server', () => {
       ['drain-1', ['--drain'], 'iot-collector-1'],
       ['drain-2', ['--drain'], 'iot-collector-2'],
     ]);
+    // The broker's NetworkPolicy lets the release's own pods onto the services' listener.
+    expect(job.spec.template.metadata.labels).toMatchObject({
+      'app.kubernetes.io/instance': 'iot',
+      'app.kubernetes.io/part-of': 'iot-meter',
+    });
     expect(job.status.succeeded).toBe(1);
     // Retention is applied on every release by a Job of its own.
     expect(get('job', 'iot-device-manager-retention-4').status.succeeded).toBe(1);

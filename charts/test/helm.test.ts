@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { brokerExporterConfig, collectorConfig } from '../../services/collector/src/config.js';
+import { brokerAccountsConfig } from '../../services/device-manager/src/broker-accounts/broker-accounts-config.js';
 import { deviceManagerConfig } from '../../services/device-manager/src/config.js';
 import { retentionConfig } from '../../services/device-manager/src/retention/retention-config.js';
 import { simulatorEnv } from '../../services/simulator/src/config.js';
@@ -31,6 +32,7 @@ const envOf = (container: Container | undefined) =>
 
 // Each of our images reads exactly these names (the services' config schemas).
 const CONFIG_NAMES: Record<string, string[]> = {
+  'broker-accounts': Object.keys(brokerAccountsConfig.shape),
   'broker-exporter': Object.keys(brokerExporterConfig.shape),
   collector: Object.keys(collectorConfig.shape),
   'device-manager': [...Object.keys(deviceManagerConfig.shape), 'OTEL_EXPORTER_OTLP_ENDPOINT'],
@@ -122,7 +124,8 @@ describe.each(['(defaults)', ...scenarios])('chart rendered with %s', (file) => 
         (o) =>
           o.kind === 'Service' &&
           Object.entries(wanted).every(([k, v]) => o.metadata.labels?.[k] === v) &&
-          o.metadata.labels?.['iot-meter.io/headless'] === undefined,
+          o.metadata.labels?.['iot-meter.io/headless'] === undefined &&
+          o.metadata.labels?.['iot-meter.io/in-cluster'] === undefined,
       );
       expect(selected.map((s) => s.metadata.name)).toHaveLength(1);
       expect(selected[0]?.spec?.ports?.map((p) => p.name)).toContain(monitor.spec?.endpoints?.[0]?.port);
@@ -140,6 +143,10 @@ describe('values schema', () => {
     ['influxdb2.enabled=false', /influxdb2.enabled is false: set global.influx.url/],
     ['minio.enabled=false', /minio.enabled is false: set global.s3.endpoint/],
     ['mosquitto.enabled=false', /mosquitto.enabled is false: set global.mqtt.url/],
+    [
+      'global.mqtt.existingSecret=iot-mqtt',
+      /global.mqtt.existingSecret is gone: each service logs in with its own account/,
+    ],
     ['device-manager.retention.downsample.every=90s', /device-manager\/retention\/downsample\/every/],
   ])('refuses %s, naming the value', (pair, field) => {
     expect(() => render(helm, chart, { set: [pair] })).toThrow(field);
@@ -187,7 +194,7 @@ describe('wiring', () => {
       byName(defaults, 'Deployment', 'iot-device-manager')?.spec?.template?.spec.containers[0],
     );
     expect(api).toMatchObject({
-      MQTT_URL: 'mqtt://iot-mosquitto-headless:1883',
+      MQTT_URL: 'mqtt://iot-mosquitto-headless:1884',
       INFLUX_URL: 'http://iot-influxdb2:80',
       S3_ENDPOINT: 'http://iot-minio:9000',
       DATABASE_URL: { secretKeyRef: { name: 'iot-meter-credentials', key: 'database-url' } },
@@ -210,14 +217,21 @@ describe('wiring', () => {
   it('lets devices reach the broker only once it is Ready, the collectors and the API before that', () => {
     const mqttUrl = (kind: string, name: string) =>
       envOf(byName(defaults, kind, name)?.spec?.template?.spec.containers[0]).MQTT_URL;
-    expect(mqttUrl('StatefulSet', 'iot-collector')).toBe('mqtt://iot-mosquitto-headless:1883');
-    expect(mqttUrl('Deployment', 'iot-device-manager')).toBe('mqtt://iot-mosquitto-headless:1883');
+    expect(mqttUrl('StatefulSet', 'iot-collector')).toBe('mqtt://iot-mosquitto-headless:1884');
+    expect(mqttUrl('Deployment', 'iot-device-manager')).toBe('mqtt://iot-mosquitto-headless:1884');
     expect(byName(defaults, 'Service', 'iot-mosquitto-headless')?.spec).toMatchObject({
       clusterIP: 'None',
       publishNotReadyAddresses: true,
+      ports: [{ name: 'mqtt-services', port: 1884 }],
     });
-    // Devices use the Service with the broker's readiness; the exporter's readiness is the gate.
-    expect(byName(defaults, 'Service', 'iot-mosquitto')?.spec?.publishNotReadyAddresses).toBeUndefined();
+    // Devices use the Services with the broker's readiness; the exporter's readiness is the gate.
+    for (const name of ['iot-mosquitto', 'iot-mosquitto-devices']) {
+      expect(byName(defaults, 'Service', name)?.spec?.publishNotReadyAddresses, name).toBeUndefined();
+    }
+    expect(byName(defaults, 'Service', 'iot-mosquitto-devices')?.spec).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ name: 'mqtt', port: 1883 }],
+    });
     const pod = byName(defaults, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec;
     const exporter = pod?.containers.find((c) => c.name === 'broker-exporter');
     expect(exporter?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'metrics' } });
@@ -262,11 +276,12 @@ describe('wiring', () => {
       PORT: '8082',
       API_URL: 'http://iot-device-manager:8080',
       API_KEY: { secretKeyRef: { name: 'iot-meter-credentials', key: 'api-admin-key' } },
-      MQTT_URL: 'mqtt://iot-mosquitto:1883',
+      // A device: no service account; each simulated device logs in with its own credentials.
+      MQTT_URL: 'mqtt://iot-mosquitto-devices:1883',
     });
   });
 
-  it("runs the broker's exporter beside it, in the collector's image, on its plain listener", () => {
+  it("runs the broker's exporter beside it, in the collector's image, on the services' listener", () => {
     const images = (objects: K8sObject[]) => {
       const pod = byName(objects, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec;
       const collector = byName(objects, 'StatefulSet', 'iot-collector')?.spec?.template?.spec;
@@ -279,22 +294,16 @@ describe('wiring', () => {
     expect(exporter?.command).toEqual(['node', 'dist/bin/export-broker-stats.js']);
     expect(envOf(exporter)).toEqual({
       PORT: '9234',
-      MQTT_URL: 'mqtt://127.0.0.1:1883',
+      MQTT_URL: 'mqtt://127.0.0.1:1884',
+      MQTT_USERNAME: '@broker-exporter',
+      MQTT_PASSWORD: { secretKeyRef: { name: 'iot-mqtt-accounts', key: 'broker-exporter' } },
       BROKER_READY_SHARED_SUBSCRIPTIONS: '4',
       LOG_LEVEL: 'info',
     });
 
-    const secured = images(
-      render(helm, chart, {
-        set: ['global.imageRegistry=registry.example.net', 'global.mqtt.existingSecret=iot-mqtt'],
-      }),
-    );
-    expect(secured.exporter?.image).toBe('registry.example.net/iot-meter/collector:0.1.0');
-    expect(secured.collectorImage).toBe(secured.exporter?.image);
-    expect(envOf(secured.exporter)).toMatchObject({
-      MQTT_USERNAME: { secretKeyRef: { name: 'iot-mqtt', key: 'username' } },
-      MQTT_PASSWORD: { secretKeyRef: { name: 'iot-mqtt', key: 'password' } },
-    });
+    const registry = images(render(helm, chart, { set: ['global.imageRegistry=registry.example.net'] }));
+    expect(registry.exporter?.image).toBe('registry.example.net/iot-meter/collector:0.1.0');
+    expect(registry.collectorImage).toBe(registry.exporter?.image);
   });
 
   it('passes the downsampling values to the retention Job and the API only when it is on', () => {
@@ -321,17 +330,370 @@ describe('wiring', () => {
       INFLUX_DOWNSAMPLE_EVERY: '15m',
     });
   });
+});
 
-  it('adds a TLS listener to Mosquitto from the named Secret', () => {
-    const tls = renderScenario('tls-values.yaml');
-    const config = byName(tls, 'ConfigMap', 'iot-mosquitto')?.data?.['mosquitto.conf'] ?? '';
-    expect(config).toContain(
-      'listener 8883\ncertfile /mosquitto/tls/tls.crt\nkeyfile /mosquitto/tls/tls.key',
+describe('broker accounts', () => {
+  const defaults = renderScenario();
+  const brokerPod = (objects: K8sObject[]) =>
+    byName(objects, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec;
+  const conf = (objects: K8sObject[]) =>
+    byName(objects, 'ConfigMap', 'iot-mosquitto')?.data?.['mosquitto.conf'] ?? '';
+  const listeners = (objects: K8sObject[]) =>
+    conf(objects)
+      .split('\n')
+      .filter((line) =>
+        /^(per_listener_settings|listener|use_username_as_clientid|allow_anonymous|password_file|acl_file|certfile|keyfile) /.test(
+          line,
+        ),
+      );
+  // One password file and one ACL for every listener (per listener, Mosquitto 2.0 drops every
+  // message for an offline session).
+  const accounts = [
+    'allow_anonymous false',
+    'password_file /mosquitto/accounts/passwd',
+    'acl_file /mosquitto/accounts/acl.conf',
+  ];
+
+  it('runs two authenticated listeners, anonymous off, with the ACL of files/', () => {
+    expect(listeners(defaults)).toEqual([
+      ...accounts,
+      'listener 1883',
+      'use_username_as_clientid true',
+      'listener 1884',
+    ]);
+    const data = byName(defaults, 'ConfigMap', 'iot-mosquitto')?.data ?? {};
+    expect(data['acl.conf']).toBe(readFileSync(join(chartDir, 'charts/mosquitto/files/acl.conf'), 'utf8'));
+    const broker = brokerPod(defaults)?.containers.find((c) => c.name === 'mosquitto');
+    expect(broker?.ports).toEqual([
+      { name: 'mqtt', containerPort: 1883 },
+      { name: 'mqtt-services', containerPort: 1884 },
+    ]);
+  });
+
+  it('refuses the values of anonymous access it no longer has', () => {
+    expect(() => render(helm, chart, { set: ['mosquitto.auth.allowAnonymous=true'] })).toThrow(
+      /mosquitto.auth is gone: the broker admits no anonymous client/,
     );
-    expect(byName(tls, 'Service', 'iot-mosquitto')?.spec?.ports?.map((p) => [p.name, p.port])).toEqual([
+  });
+
+  it('runs the broker account sync beside the broker, in its process namespace and as its user', () => {
+    const pod = brokerPod(defaults) as PodSpec & { shareProcessNamespace?: boolean };
+    expect(pod.shareProcessNamespace).toBe(true);
+    expect(pod.securityContext).toMatchObject({ runAsUser: 1883, runAsNonRoot: true });
+    expect(pod.containers.map((c) => c.name)).toEqual(['mosquitto', 'broker-accounts', 'broker-exporter']);
+    const sync = pod.containers.find((c) => c.name === 'broker-accounts');
+    expect(sync?.image).toBe('iot-meter/device-manager:0.1.0');
+    expect(sync?.command).toEqual(['node', 'dist/bin/sync-broker-accounts.js']);
+    expect(envOf(sync)).toEqual({
+      PORT: '8081',
+      BROKER_PASSWORD_FILE: '/mosquitto/accounts/passwd',
+      BROKER_PROCESS_NAME: 'mosquitto',
+      BROKER_SERVICE_URL: 'mqtt://127.0.0.1:1884',
+      BROKER_SERVICE_ACCOUNTS_DIR: '/mosquitto/service-accounts',
+      LOG_LEVEL: 'info',
+      // The device-manager's database, where the devices' credentials are.
+      DATABASE_URL: { secretKeyRef: { name: 'iot-meter-credentials', key: 'database-url' } },
+    });
+    expect(envOf(sync).DATABASE_URL).toEqual(
+      envOf(byName(defaults, 'Deployment', 'iot-device-manager')?.spec?.template?.spec.containers[0])
+        .DATABASE_URL,
+    );
+    // Ready once the first pass is applied; a database outage later does not cut devices off.
+    const probes = sync as Container & { startupProbe?: unknown };
+    expect(probes.startupProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'account-sync' } });
+    expect(probes.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'account-sync' } });
+    expect(probes.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'account-sync' } });
+    type Mounts = { volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] };
+    const mounts = (name: string) =>
+      (pod.containers.find((c) => c.name === name) as (Container & Mounts) | undefined)?.volumeMounts;
+    expect(mounts('broker-accounts')).toEqual([
+      { name: 'accounts', mountPath: '/mosquitto/accounts' },
+      { name: 'service-accounts', mountPath: '/mosquitto/service-accounts', readOnly: true },
+    ]);
+    expect(mounts('mosquitto')).toContainEqual({
+      name: 'accounts',
+      mountPath: '/mosquitto/accounts',
+      readOnly: true,
+    });
+    const volumes = (pod as PodSpec & { volumes?: { name: string; emptyDir?: object; secret?: object }[] })
+      .volumes;
+    expect(volumes?.find((v) => v.name === 'accounts')).toEqual({ name: 'accounts', emptyDir: {} });
+    expect(volumes?.find((v) => v.name === 'service-accounts')).toEqual({
+      name: 'service-accounts',
+      secret: { secretName: 'iot-mqtt-accounts', defaultMode: 0o440 },
+    });
+    // The broker starts on an empty password file (it refuses a missing one: no device is needed)
+    // and on an ACL it owns, copied from the ConfigMap.
+    expect(pod.initContainers?.map((c) => [c.name, c.command])).toEqual([
+      [
+        'broker-files',
+        [
+          'sh',
+          '-c',
+          'umask 077 && cp /mosquitto/config/acl.conf /mosquitto/accounts/ && touch /mosquitto/accounts/passwd',
+        ],
+      ],
+    ]);
+  });
+
+  it('logs each service in on the services’ listener with its own account', () => {
+    const login = (kind: string, name: string, container = 0) => {
+      const env = envOf(byName(defaults, kind, name)?.spec?.template?.spec.containers[container]);
+      return [env.MQTT_URL, env.MQTT_USERNAME, env.MQTT_PASSWORD];
+    };
+    const password = (key: string) => ({ secretKeyRef: { name: 'iot-mqtt-accounts', key } });
+    expect(login('StatefulSet', 'iot-collector')).toEqual([
+      'mqtt://iot-mosquitto-headless:1884',
+      '@collector',
+      password('collector'),
+    ]);
+    expect(login('Deployment', 'iot-device-manager')).toEqual([
+      'mqtt://iot-mosquitto-headless:1884',
+      '@device-manager',
+      password('device-manager'),
+    ]);
+  });
+
+  it('generates one password per service account, and takes them from existingSecret when named', () => {
+    const secret = byName(defaults, 'Secret', 'iot-mqtt-accounts');
+    const passwords = Object.entries(secret?.data ?? {}).map(([key, value]) => [
+      key,
+      Buffer.from(value, 'base64').toString('utf8'),
+    ]);
+    expect(passwords.map(([key]) => key)).toEqual(['broker-exporter', 'collector', 'device-manager']);
+    for (const [key, password] of passwords) expect(password, key).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(new Set(passwords.map(([, password]) => password)).size).toBe(3);
+
+    const own = render(helm, chart, { set: ['global.mqtt.serviceAccounts.existingSecret=my-mqtt'] });
+    expect(own.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([
+      'iot-meter-credentials',
+    ]);
+    expect(
+      envOf(byName(own, 'StatefulSet', 'iot-collector')?.spec?.template?.spec.containers[0]).MQTT_PASSWORD,
+    ).toEqual({
+      secretKeyRef: { name: 'my-mqtt', key: 'collector' },
+    });
+    const volumes = (
+      brokerPod(own) as PodSpec & { volumes?: { name: string; secret?: { secretName: string } }[] }
+    ).volumes;
+    expect(volumes?.find((v) => v.name === 'service-accounts')?.secret?.secretName).toBe('my-mqtt');
+  });
+
+  it('admits only the release’s own pods to the services’ listener', () => {
+    const policy = byName(defaults, 'NetworkPolicy', 'iot-mosquitto')?.spec as unknown as {
+      podSelector: object;
+      policyTypes: string[];
+      ingress: { ports: { port: string }[]; from?: object[] }[];
+    };
+    expect(policy).toEqual({
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/name': 'mosquitto', 'app.kubernetes.io/instance': 'iot' },
+      },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          ports: [{ port: 'mqtt-services' }],
+          from: [
+            {
+              podSelector: {
+                matchLabels: {
+                  'app.kubernetes.io/instance': 'iot',
+                  'app.kubernetes.io/part-of': 'iot-meter',
+                },
+              },
+            },
+          ],
+        },
+        { ports: [{ port: 'mqtt' }, { port: 'metrics' }, { port: 'account-sync' }] },
+      ],
+    });
+    // Every pod of ours that logs in there carries the labels it selects.
+    const loggingIn = defaults.filter((o) =>
+      o.spec?.template?.spec.containers.some((c) => envOf(c).MQTT_USERNAME && c.name !== 'broker-exporter'),
+    );
+    expect(loggingIn.map((o) => o.metadata.name).sort()).toEqual(['iot-collector', 'iot-device-manager']);
+    for (const o of loggingIn) {
+      const labels = (o.spec?.template as { metadata?: { labels?: Record<string, string> } } | undefined)
+        ?.metadata?.labels;
+      expect(labels, o.metadata.name).toMatchObject({
+        'app.kubernetes.io/instance': 'iot',
+        'app.kubernetes.io/part-of': 'iot-meter',
+      });
+    }
+    expect(
+      render(helm, chart, { set: ['mosquitto.networkPolicy.enabled=false'] }).filter(
+        (o) => o.kind === 'NetworkPolicy',
+      ),
+    ).toEqual([]);
+  });
+
+  it('points the services and the simulator at an external broker’s two listeners', () => {
+    const external = render(helm, chart, {
+      values: ['simulator-values.yaml'],
+      set: [
+        'mosquitto.enabled=false',
+        'global.mqtt.url=mqtts://broker.example.net:8884',
+        'global.mqtt.deviceUrl=mqtts://broker.example.net:8883',
+      ],
+    });
+    const env = (kind: string, name: string) =>
+      envOf(byName(external, kind, name)?.spec?.template?.spec.containers[0]);
+    expect([
+      env('StatefulSet', 'iot-collector').MQTT_URL,
+      env('StatefulSet', 'iot-collector').MQTT_USERNAME,
+    ]).toEqual(['mqtts://broker.example.net:8884', '@collector']);
+    expect(env('Deployment', 'iot-simulator').MQTT_URL).toBe('mqtts://broker.example.net:8883');
+    // Its accounts are still the chart's Secret, to configure the broker with.
+    expect(byName(external, 'Secret', 'iot-mqtt-accounts')).toBeDefined();
+    expect(() =>
+      render(helm, chart, {
+        values: ['simulator-values.yaml'],
+        set: ['mosquitto.enabled=false', 'global.mqtt.url=mqtt://broker.example.net:1884'],
+      }),
+    ).toThrow(/set global.mqtt.deviceUrl/);
+  });
+});
+
+describe('the devices’ TLS listener', () => {
+  const tls = renderScenario('tls-values.yaml');
+  const conf = (objects: K8sObject[]) =>
+    byName(objects, 'ConfigMap', 'iot-mosquitto')?.data?.['mosquitto.conf'] ?? '';
+  const ports = (objects: K8sObject[], name: string) =>
+    byName(objects, 'Service', name)?.spec?.ports?.map((p) => [p.name, p.port]);
+  type Pod = PodSpec & { volumes?: { name: string; secret?: { secretName: string } }[] };
+
+  it('has the devices’ settings and the server certificate from the named Secret', () => {
+    expect(conf(tls)).toContain(
+      [
+        'listener 1883',
+        'use_username_as_clientid true',
+        'listener 8883',
+        'use_username_as_clientid true',
+        'certfile /mosquitto/tls/tls.crt',
+        'keyfile /mosquitto/tls/tls.key',
+        "# The services' (client ids are free: collectors name their sessions).",
+        'listener 1884',
+      ].join('\n'),
+    );
+    const pod = byName(tls, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec as Pod;
+    expect(pod.volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe('iot-mqtt-tls');
+    expect(pod.containers[0]?.ports?.map((p) => [p.name, p.containerPort])).toEqual([
       ['mqtt', 1883],
+      ['mqtt-services', 1884],
       ['mqtts', 8883],
+    ]);
+  });
+
+  it('is all the external Service exposes; the plain devices’ listener stays inside the cluster', () => {
+    const nodePort = render(helm, chart, {
+      values: ['tls-values.yaml'],
+      set: ['mosquitto.service.type=NodePort'],
+    });
+    expect(byName(nodePort, 'Service', 'iot-mosquitto')?.spec).toMatchObject({
+      type: 'NodePort',
+      ports: [
+        { name: 'mqtts', port: 8883, targetPort: 'mqtts', nodePort: 31883 },
+        { name: 'metrics', port: 9234 },
+      ],
+    });
+    expect(byName(nodePort, 'Service', 'iot-mosquitto-devices')?.spec).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ name: 'mqtt', port: 1883 }],
+    });
+    expect(ports(nodePort, 'iot-mosquitto-headless')).toEqual([['mqtt-services', 1884]]);
+    // Without TLS the external Service is the plain listener.
+    expect(ports(renderScenario(), 'iot-mosquitto')).toEqual([
+      ['mqtt', 1883],
       ['metrics', 9234],
     ]);
+    // The plain devices' listener from the cluster's pods only, the TLS one from anywhere.
+    const policy = byName(tls, 'NetworkPolicy', 'iot-mosquitto')?.spec as unknown as {
+      ingress: { ports: { port: string }[]; from?: object[] }[];
+    };
+    expect(policy.ingress.slice(1)).toEqual([
+      { ports: [{ port: 'mqtt' }], from: [{ namespaceSelector: {} }] },
+      { ports: [{ port: 'mqtts' }, { port: 'metrics' }, { port: 'account-sync' }] },
+    ]);
+  });
+
+  it('renders a cert-manager Certificate into the Secret it mounts when an issuer is named', () => {
+    const issued = render(helm, chart, {
+      set: [
+        'mosquitto.tls.enabled=true',
+        'mosquitto.tls.certManager.issuerRef.kind=ClusterIssuer',
+        'mosquitto.tls.certManager.issuerRef.name=devices-ca',
+      ],
+    });
+    expect(byName(issued, 'Certificate', 'iot-mosquitto')).toMatchObject({
+      apiVersion: 'cert-manager.io/v1',
+      spec: {
+        secretName: 'iot-mosquitto-tls',
+        issuerRef: { kind: 'ClusterIssuer', name: 'devices-ca' },
+        duration: '2160h',
+        renewBefore: '360h',
+        dnsNames: ['iot-mosquitto', 'iot-mosquitto.iot.svc', 'iot-mosquitto.iot.svc.cluster.local'],
+      },
+    });
+    const pod = byName(issued, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec as Pod;
+    expect(pod.volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe('iot-mosquitto-tls');
+    const named = render(helm, chart, {
+      values: ['tls-values.yaml'],
+      set: [
+        'mosquitto.tls.certManager.issuerRef.name=devices-ca',
+        'mosquitto.tls.certManager.dnsNames={mqtt.example.net}',
+      ],
+    });
+    // A named Secret wins: no Certificate.
+    expect(named.filter((o) => o.kind === 'Certificate')).toEqual([]);
+    expect(tls.filter((o) => o.kind === 'Certificate')).toEqual([]);
+    const dns = render(helm, chart, {
+      set: [
+        'mosquitto.tls.enabled=true',
+        'mosquitto.tls.certManager.issuerRef.name=devices-ca',
+        'mosquitto.tls.certManager.dnsNames={mqtt.example.net}',
+      ],
+    });
+    expect(
+      (byName(dns, 'Certificate', 'iot-mosquitto')?.spec as { dnsNames?: string[] } | undefined)?.dnsNames,
+    ).toEqual(['mqtt.example.net']);
+  });
+
+  it('gives every broker client of ours the CA of global.mqtt.caSecret as MQTT_CA_FILE', () => {
+    const trusting = render(helm, chart, {
+      values: ['simulator-values.yaml'],
+      set: ['global.mqtt.caSecret.name=broker-ca'],
+    });
+    type Mounted = PodSpec & {
+      containers: (Container & { volumeMounts?: object[] })[];
+      volumes?: object[];
+    };
+    for (const [kind, name] of [
+      ['StatefulSet', 'iot-collector'],
+      ['Deployment', 'iot-device-manager'],
+      ['Deployment', 'iot-simulator'],
+    ] as const) {
+      const pod = byName(trusting, kind, name)?.spec?.template?.spec as Mounted;
+      const container = pod.containers[0];
+      expect(envOf(container).MQTT_CA_FILE, name).toBe('/etc/iot-meter/mqtt-ca/ca.crt');
+      expect(container?.volumeMounts, name).toEqual([
+        { name: 'mqtt-ca', mountPath: '/etc/iot-meter/mqtt-ca', readOnly: true },
+      ]);
+      expect(pod.volumes, name).toEqual([
+        { name: 'mqtt-ca', secret: { secretName: 'broker-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      ]);
+    }
+    // The exporter speaks to its own broker in the clear, over loopback.
+    const broker = byName(trusting, 'StatefulSet', 'iot-mosquitto')?.spec?.template?.spec;
+    expect(envOf(broker?.containers.find((c) => c.name === 'broker-exporter')).MQTT_CA_FILE).toBeUndefined();
+    // Unset, nobody is given one.
+    for (const [, pod] of workloads(renderScenario('simulator-values.yaml'))) {
+      for (const c of pod.containers) expect(envOf(c).MQTT_CA_FILE, c.name).toBeUndefined();
+    }
+  });
+
+  it('refuses TLS with neither a Secret nor an issuer', () => {
+    expect(() => render(helm, chart, { set: ['mosquitto.tls.enabled=true'] })).toThrow(
+      /mosquitto.tls.enabled needs tls.existingSecret \(a kubernetes.io\/tls Secret\) or tls.certManager.issuerRef/,
+    );
   });
 });

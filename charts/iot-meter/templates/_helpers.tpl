@@ -66,18 +66,23 @@ capabilities:
 {{- .Values.global.s3.endpoint | default (printf "http://%s:9000" (include "iot-meter.bundledHost" (dict "root" . "chart" "minio"))) -}}
 {{- end -}}
 
-{{/* Devices' address of the broker: its Service, whose endpoint is the broker only while it is Ready. */}}
+{{/*
+In-cluster devices' address of the bundled broker (the simulator): the devices' listener behind a
+ClusterIP Service whose endpoint is the broker only while it is Ready. The ports here are the
+mosquitto subchart's defaults (service.port, servicesListener.port).
+*/}}
 {{- define "iot-meter.mqttUrl" -}}
-{{- .Values.global.mqtt.url | default (printf "mqtt://%s:1883" (include "iot-meter.bundledHost" (dict "root" . "chart" "mosquitto"))) -}}
+{{- .Values.global.mqtt.deviceUrl | default (printf "mqtt://%s-devices:1883" (include "iot-meter.bundledHost" (dict "root" . "chart" "mosquitto"))) -}}
 {{- end -}}
 
 {{/*
-The platform's address of the bundled broker: its headless Service, which lists the broker before it
-is Ready. The broker becomes Ready once the collectors have subscribed again after a restart
-(mosquitto.metrics.readyWhenSharedSubscriptions), so they must reach it first.
+The platform's address of the bundled broker: its services' listener, behind the headless Service,
+which lists the broker before it is Ready. The broker becomes Ready once the collectors have
+subscribed again after a restart (mosquitto.metrics.readyWhenSharedSubscriptions), so they must
+reach it first.
 */}}
 {{- define "iot-meter.platformMqttUrl" -}}
-{{- .Values.global.mqtt.url | default (printf "mqtt://%s-headless:1883" (include "iot-meter.bundledHost" (dict "root" . "chart" "mosquitto"))) -}}
+{{- .Values.global.mqtt.url | default (printf "mqtt://%s-headless:1884" (include "iot-meter.bundledHost" (dict "root" . "chart" "mosquitto"))) -}}
 {{- end -}}
 
 {{- define "iot-meter.databaseHost" -}}
@@ -126,18 +131,57 @@ secretKeyRef:
   value: {{ $s.bucket | quote }}
 {{- end -}}
 
-{{/* (dict "root" . "device" true) for a device (the simulator), which reaches the broker as devices do. */}}
-{{- define "iot-meter.env.mqtt" -}}
-{{- $m := .root.Values.global.mqtt -}}
+{{/* The Secret with the services' broker passwords, a key per account (collector, device-manager, broker-exporter). */}}
+{{- define "iot-meter.mqttAccountsSecret" -}}
+{{- .Values.global.mqtt.serviceAccounts.existingSecret | default (printf "%s-mqtt-accounts" .Release.Name) -}}
+{{- end -}}
+
+{{/* A service's broker login: (dict "root" . "account" "collector"), the URL of the services' listener unless "url" says. */}}
+{{- define "iot-meter.env.mqttAccount" -}}
 - name: MQTT_URL
-  value: {{ include (ternary "iot-meter.mqttUrl" "iot-meter.platformMqttUrl" (.device | default false)) .root | quote }}
-{{- with $m.existingSecret }}
+  value: {{ .url | default (include "iot-meter.platformMqttUrl" .root) | quote }}
 - name: MQTT_USERNAME
-  valueFrom:
-    secretKeyRef: {name: {{ . }}, key: {{ $m.usernameKey }}}
+  value: {{ printf "@%s" .account | quote }}
 - name: MQTT_PASSWORD
   valueFrom:
-    secretKeyRef: {name: {{ . }}, key: {{ $m.passwordKey }}}
+    secretKeyRef: {name: {{ include "iot-meter.mqttAccountsSecret" .root }}, key: {{ .account }}}
+{{- if not .url }}
+{{- include "iot-meter.env.mqttCa" .root }}
+{{- end }}
+{{- end -}}
+
+{{/* A device's address of the broker (the simulator): each device logs in with its own credentials. */}}
+{{- define "iot-meter.env.mqttDevice" -}}
+- name: MQTT_URL
+  value: {{ include "iot-meter.mqttUrl" . | quote }}
+{{- include "iot-meter.env.mqttCa" . }}
+{{- end -}}
+
+{{/*
+The CA a broker client trusts for mqtts:// (global.mqtt.caSecret): a file of the mounted Secret,
+named by MQTT_CA_FILE. Pods that use it add the mqttCaMount and mqttCaVolume below.
+*/}}
+{{- define "iot-meter.env.mqttCa" -}}
+{{- with .Values.global.mqtt.caSecret.name }}
+- name: MQTT_CA_FILE
+  value: {{ printf "/etc/iot-meter/mqtt-ca/%s" $.Values.global.mqtt.caSecret.key | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "iot-meter.mqttCaMount" -}}
+{{- if .Values.global.mqtt.caSecret.name -}}
+volumeMounts:
+  - {name: mqtt-ca, mountPath: /etc/iot-meter/mqtt-ca, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{- define "iot-meter.mqttCaVolume" -}}
+{{- with .Values.global.mqtt.caSecret.name -}}
+volumes:
+  - name: mqtt-ca
+    secret:
+      secretName: {{ . }}
+      items: [{key: {{ $.Values.global.mqtt.caSecret.key }}, path: {{ $.Values.global.mqtt.caSecret.key }}}]
 {{- end }}
 {{- end -}}
 
@@ -169,9 +213,10 @@ spec:
   selector:
     matchLabels:
       {{- include "iot-meter.selectorLabels" $root | nindent 6 }}
-    # Not the headless Service of the same pods: each pod once.
+    # Not the headless or in-cluster Services of the same pods: each pod once.
     matchExpressions:
       - {key: iot-meter.io/headless, operator: DoesNotExist}
+      - {key: iot-meter.io/in-cluster, operator: DoesNotExist}
   endpoints:
     - port: {{ .port }}
       path: /metrics

@@ -9,6 +9,7 @@ import {
   type Database,
   DEVICE_TOPIC_FILTERS,
   type Logger,
+  loadMqttClientOptions,
   parseDeviceTopic,
   type ReadinessCheck,
   retryUntilDone,
@@ -114,8 +115,7 @@ export async function startCollector(
   const consumer = new SessionConsumer({
     url: config.MQTT_URL,
     clientId: config.MQTT_CLIENT_ID,
-    username: config.MQTT_USERNAME,
-    password: config.MQTT_PASSWORD,
+    ...loadMqttClientOptions(config),
     filters: session.wanted,
     staleFilters: session.stale,
     drain: options.drain ?? false,

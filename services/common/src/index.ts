@@ -8,6 +8,7 @@ export * from './db/statement-slices.js';
 export * from './errors/app-error.js';
 export * from './logging/create-logger.js';
 export * from './metrics/create-metrics-registry.js';
+export * from './mqtt/mqtt-client-options.js';
 export * from './ops/on-shutdown.js';
 export * from './ops/ops-routes.js';
 export * from './ops/readiness-checks.js';

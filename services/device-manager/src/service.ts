@@ -9,6 +9,7 @@ import {
   createObjectStoreReadiness,
   createPostgresReadiness,
   loadConfig,
+  loadMqttClientOptions,
   onShutdown,
   serve,
 } from '@iot-meter/common';
@@ -30,8 +31,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
   const objectStore = createObjectStore(config);
   const commands = createCommandPublisher({
     url: config.MQTT_URL,
-    username: config.MQTT_USERNAME,
-    password: config.MQTT_PASSWORD,
+    ...loadMqttClientOptions(config),
     clientId: `device-manager-${randomBytes(4).toString('hex')}`,
     timeoutMs: config.COMMAND_PUBLISH_TIMEOUT_MS,
     logger: commandsLog,

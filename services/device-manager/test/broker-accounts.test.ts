@@ -4,16 +4,10 @@ import type { CommandMessage } from '@iot-meter/common';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  type BrokerAccountsSync,
-  canaryConnects,
-  deviceAccountsIn,
-  startBrokerAccountsSync,
-} from '../src/broker-accounts/broker-accounts-sync.js';
-import { readServiceAccounts } from '../src/broker-accounts/password-file.js';
+import type { BrokerAccountsSync } from '../src/broker-accounts/broker-accounts-sync.js';
 import { reloadBrokerBySignal } from '../src/broker-accounts/reload-broker.js';
 import { ApiHarness } from './api-harness.js';
-import { AuthBroker } from './auth-broker.js';
+import { AuthBroker, startSyncFor, stopAll, tryConnect } from './auth-broker.js';
 
 // Device identity at the broker: credentials issued by the API, applied to a real Mosquitto by the
 // account sync, and the chart's ACLs holding every device to its own topics.
@@ -35,16 +29,7 @@ function startSync(
   reloadBroker = reloadBrokerBySignal({ pidFile: broker.pidFile }),
   metrics = new Registry(),
 ) {
-  return startBrokerAccountsSync({
-    ...deviceAccountsIn(api.database.db, api.database.url, api.logger),
-    passwordFile: broker.passwordFile,
-    serviceAccounts: readServiceAccounts(broker.serviceAccountsDir),
-    reloadBroker,
-    confirmReload: canaryConnects(broker.serviceUrl),
-    logger: api.logger,
-    registry: metrics,
-    debounceMs: 50,
-  });
+  return startSyncFor(broker, api, { reloadBroker, registry: metrics });
 }
 
 beforeAll(async () => {
@@ -62,12 +47,7 @@ beforeAll(async () => {
   sync = startSync(undefined, registry);
   await sync.applied();
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.endAsync(true)));
-  await sync?.close();
-  await api.dispose();
-  await broker.stop();
-});
+afterAll(() => stopAll({ clients, sync, api, broker }));
 
 /** Connects to the devices' listener (or `url`); resolves with the client or the CONNACK refusal code. */
 type ConnectOptions = IClientOptions & { url?: string };
@@ -78,22 +58,9 @@ async function connect(
   options: ConnectOptions = {},
 ) {
   const { url = broker.deviceUrl, ...rest } = options;
-  try {
-    const client = await mqtt.connectAsync(url, {
-      username,
-      password,
-      protocolVersion: 5,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ...rest,
-    });
-    client.on('error', () => {});
-    clients.push(client);
-    return client;
-  } catch (err) {
-    return (err as { code?: number }).code;
-  }
+  const client = await tryConnect(url, { username, password, ...rest });
+  if (typeof client === 'object') clients.push(client);
+  return client;
 }
 
 async function connected(username: string, password: string, options: ConnectOptions = {}) {

@@ -32,7 +32,8 @@ Load
   --messages N           stop once N telemetry messages are acknowledged
 
 Broker and API
-  --mqtt-url URL         (env MQTT_URL, default mqtt://127.0.0.1:1883)
+  --mqtt-url URL         (env MQTT_URL, default mqtt://127.0.0.1:1883); MQTT_CA_FILE: a PEM bundle
+                         of CAs to trust for mqtts://
   --register             register the fleet through the device-manager first (env API_URL, API_KEY):
                          each device is issued new credentials and connects with them; without it
                          every device uses MQTT_USERNAME and MQTT_PASSWORD, if set

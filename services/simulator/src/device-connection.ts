@@ -1,12 +1,12 @@
-import { deviceTopic, reconnectWithBackoff } from '@iot-meter/common';
+import { deviceTopic, type MqttClientOptions, reconnectWithBackoff } from '@iot-meter/common';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Outgoing } from './messages.js';
 import type { Link, SimulatedDevice } from './simulated-device.js';
 
-/** The broker, and how each device signs in: its own credentials, or the fleet's one account. */
-export type BrokerOptions = {
+/** The broker (and the CAs to trust for mqtts://), and how each device signs in: its own credentials, or the fleet's one account. */
+export type BrokerOptions = Pick<MqttClientOptions, 'ca'> & {
   url: string;
-  login: (deviceId: string) => { username?: string; password?: string };
+  login: (deviceId: string) => { username?: string | undefined; password?: string | undefined };
 };
 
 /** What every connection of a fleet adds to. */
@@ -81,6 +81,7 @@ export class DeviceConnection implements Link {
     const client = mqtt.connect(this.broker.url, {
       clientId: this.device.id,
       ...this.broker.login(this.device.id),
+      ca: this.broker.ca,
       protocolVersion: 5,
       clean: false,
       properties: { sessionExpiryInterval: SESSION_EXPIRY_S },

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger } from '@iot-meter/common';
+import { ConfigError, createLogger, loadMqttClientOptions } from '@iot-meter/common';
 import { HELP } from './cli-options.js';
 import { loadSimulatorConfig, type SimulatorConfig } from './config.js';
 import { Fleet } from './fleet.js';
@@ -29,12 +29,14 @@ const logger = createLogger('simulator', env.LOG_LEVEL, { to: 'stderr' });
 // it once the broker account sync applied it: until then its connects are refused and retried);
 // otherwise every device uses the one account of MQTT_USERNAME, if any.
 const passwords = new Map<string, string>();
+const mqtt = loadMqttClientOptions(env);
 const fleet = new Fleet(options.fleet, {
   url: options.mqttUrl,
+  ca: mqtt.ca,
   login: (deviceId) => {
     const password = passwords.get(deviceId);
     return password === undefined
-      ? { username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD }
+      ? { username: mqtt.username, password: mqtt.password }
       : { username: deviceId, password };
   },
 });

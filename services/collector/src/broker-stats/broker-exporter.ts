@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createMqttReadiness, type ReadinessCheck, reconnectWithBackoff } from '@iot-meter/common';
+import {
+  createMqttReadiness,
+  loadMqttClientOptions,
+  type ReadinessCheck,
+  reconnectWithBackoff,
+} from '@iot-meter/common';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
@@ -32,8 +37,7 @@ export function startBrokerExporter(
     clean: true,
     reconnectPeriod: 1000,
     connectTimeout: 5000,
-    ...(config.MQTT_USERNAME !== undefined && { username: config.MQTT_USERNAME }),
-    ...(config.MQTT_PASSWORD !== undefined && { password: config.MQTT_PASSWORD }),
+    ...loadMqttClientOptions(config),
   });
   reconnectWithBackoff(client);
   new Gauge({

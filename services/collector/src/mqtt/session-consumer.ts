@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { createBackoff } from '@iot-meter/common';
+import { createBackoff, type MqttClientOptions } from '@iot-meter/common';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { type AckEntry, AckQueue } from './ack-queue.js';
 
@@ -29,11 +29,9 @@ export type InboundMessage = {
 /** Settles one message: it is durable (stored or quarantined), so the broker may forget it. */
 export type Settle = () => void;
 
-export type SessionConsumerOptions = {
+export type SessionConsumerOptions = MqttClientOptions & {
   url: string;
   clientId: string;
-  username?: string | undefined;
-  password?: string | undefined;
   /** Filters to subscribe to on every connect (with their `$share/<group>/` prefix). */
   filters: readonly string[];
   /**
@@ -169,7 +167,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     const secure = url.protocol === 'mqtts:' || url.protocol === 'ssl:';
     const port = Number(url.port) || (secure ? 8883 : 1883);
     const socket = secure
-      ? tls.connect({ host: url.hostname, port, servername: url.hostname })
+      ? tls.connect({ host: url.hostname, port, servername: url.hostname, ca: this.options.ca })
       : net.connect({ host: url.hostname, port });
     socket.setNoDelay(true);
     const generation = ++this.generation;

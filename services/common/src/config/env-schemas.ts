@@ -31,6 +31,9 @@ export const mqttEnv = z.object({
   MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss']),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  // A PEM bundle of the CAs to trust for mqtts:// (a private CA, cert-manager's): read by
+  // loadMqttClientOptions. Unset: Node's default roots.
+  MQTT_CA_FILE: z.string().min(1).optional(),
 });
 
 export const databaseEnv = z.object({

@@ -1,5 +1,6 @@
 // Keeps the broker's password file derived from PostgreSQL (docs/security.md): runs beside the
-// broker, as the broker's user, until SIGTERM (planned: a sidecar in the chart, a stack server locally).
+// broker, as the broker's user, until SIGTERM (a sidecar in the chart's broker pod; `npm start`
+// runs it beside the stack's broker).
 import {
   createDatabase,
   createLogger,

@@ -1,4 +1,10 @@
-import { type CommandMessage, deviceTopic, type Logger, reconnectWithBackoff } from '@iot-meter/common';
+import {
+  type CommandMessage,
+  deviceTopic,
+  type Logger,
+  type MqttClientOptions,
+  reconnectWithBackoff,
+} from '@iot-meter/common';
 import mqtt from 'mqtt';
 
 /** Sends commands to devices; resolves once the broker acknowledged the publish. */
@@ -14,18 +20,19 @@ export type CommandPublisher = {
  * disconnected and after `timeoutMs` without a PUBACK: the command stays pending and the
  * dispatcher sends it again (devices tell repeats apart by `cmd_id`).
  */
-export function createCommandPublisher(options: {
-  url: string;
-  username?: string;
-  password?: string;
-  clientId: string;
-  timeoutMs: number;
-  logger: Logger;
-}): CommandPublisher {
+export function createCommandPublisher(
+  options: MqttClientOptions & {
+    url: string;
+    clientId: string;
+    timeoutMs: number;
+    logger: Logger;
+  },
+): CommandPublisher {
   const client = mqtt.connect(options.url, {
     clientId: options.clientId,
     username: options.username,
     password: options.password,
+    ca: options.ca,
     protocolVersion: 5,
     clean: true,
     reconnectPeriod: 1000,
