@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createObjectStore, influxEnv, loadConfig, s3Env } from '@iot-meter/common';
-import { createTestDatabase, createTestInfluxBucket } from '@iot-meter/common/testing';
+import { influxEnv, loadConfig } from '@iot-meter/common';
+import { createTestBucket, createTestDatabase, createTestInfluxBucket } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { PrivateStack } from '../../scripts/stack/private-stack.js';
 import { freePort } from './free-port.js';
@@ -83,8 +83,8 @@ beforeAll(async () => {
   cleanups.push(async () => broker.destroy());
   const database = await createTestDatabase(env.DATABASE_URL ?? '');
   const influx = await createTestInfluxBucket(loadConfig(influxEnv, env), 'chart');
-  const s3Bucket = `chart-${run}`;
-  cleanups.push(database.drop, influx.drop);
+  const bucket = await createTestBucket(env, 'chart');
+  cleanups.push(database.drop, influx.drop, bucket.drop);
   const chart = offlineChart();
   const values = (...set: string[]) => ({
     release,
@@ -94,7 +94,7 @@ beforeAll(async () => {
       `global.influx.org=${env.INFLUX_ORG}`,
       `global.influx.bucket=${influx.name}`,
       `global.s3.endpoint=${env.S3_ENDPOINT}`,
-      `global.s3.bucket=${s3Bucket}`,
+      `global.s3.bucket=${bucket.name}`,
       'global.mqtt.serviceAccounts.existingSecret=iot-mqtt',
       `collector.config.MQTT_SHARE_GROUP=chart-${run}`,
       ...set,
@@ -115,12 +115,29 @@ beforeAll(async () => {
   const brokerPod = render(env.HELM_BIN ?? 'helm', chart, values()).find(
     (o) => o.kind === 'StatefulSet' && o.metadata.name === `${release}-mosquitto`,
   )?.spec?.template?.spec;
-  // The Secrets a cluster would hold: the chart's own, and the external ones its values name.
+  // The Secrets a cluster would hold: the chart's own, and the external ones its values name, with
+  // each service's own least-privilege credentials (docs/security.md).
+  const { collector, 'device-manager': api } = bucket.credentials;
   const secrets: Record<string, Record<string, string>> = {
     'iot-mqtt': mqttAccounts,
-    'iot-database': { DATABASE_URL: database.url },
-    'iot-influx': { token: env.INFLUX_TOKEN ?? '' },
-    'iot-s3': { 'access-key': env.S3_ACCESS_KEY ?? '', 'secret-key': env.S3_SECRET_KEY ?? '' },
+    'iot-database': {
+      DATABASE_URL: database.url,
+      COLLECTOR_DATABASE_URL: database.urlAs(env.COLLECTOR_DATABASE_URL ?? ''),
+      DEVICE_MANAGER_DATABASE_URL: database.urlAs(env.DEVICE_MANAGER_DATABASE_URL ?? ''),
+    },
+    'iot-influx': {
+      token: env.INFLUX_TOKEN ?? '',
+      'collector-token': influx.writeToken,
+      'device-manager-token': env.DEVICE_MANAGER_INFLUX_TOKEN ?? '',
+    },
+    'iot-s3': {
+      'access-key': env.S3_ACCESS_KEY ?? '',
+      'secret-key': env.S3_SECRET_KEY ?? '',
+      'collector-access-key': collector.S3_ACCESS_KEY,
+      'collector-secret-key': collector.S3_SECRET_KEY,
+      'device-manager-access-key': api.S3_ACCESS_KEY,
+      'device-manager-secret-key': api.S3_SECRET_KEY,
+    },
   };
   for (const secret of objects.filter((o) => o.kind === 'Secret')) {
     secrets[secret.metadata.name] = Object.fromEntries(
@@ -165,13 +182,6 @@ beforeAll(async () => {
   start(['--max-old-space-size=192', 'services/collector/dist/main.js'], {
     ...resolveEnv(container('StatefulSet', `${release}-collector`), collectorPod, secrets),
     PORT: String(await freePort()),
-  });
-  cleanups.push(async () => {
-    const store = createObjectStore(loadConfig(s3Env, env));
-    if (!(await store.bucketExists(s3Bucket))) return;
-    const names = (await store.listObjectsV2(s3Bucket, '', true).toArray()).map((o) => o.name ?? '');
-    await store.removeObjects(s3Bucket, names);
-    await store.removeBucket(s3Bucket);
   });
   await vi.waitFor(
     async () => expect((await fetch(`${apiBase}/readyz`)).ok, 'the API’s /readyz').toBe(true),

@@ -3,11 +3,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { brokerExporterConfig, collectorConfig } from '../../services/collector/src/config.js';
 import { brokerAccountsConfig } from '../../services/device-manager/src/broker-accounts/broker-accounts-config.js';
 import { deviceManagerConfig } from '../../services/device-manager/src/config.js';
 import { retentionConfig } from '../../services/device-manager/src/retention/retention-config.js';
+import { storeAccountsConfig } from '../../services/device-manager/src/store-accounts/store-accounts-config.js';
 import { simulatorEnv } from '../../services/simulator/src/config.js';
 import { type Container, chartDir, type K8sObject, offlineChart, type PodSpec, render } from './render.js';
 
@@ -38,6 +39,11 @@ const CONFIG_NAMES: Record<string, string[]> = {
   'device-manager': [...Object.keys(deviceManagerConfig.shape), 'OTEL_EXPORTER_OTLP_ENDPOINT'],
   migrate: ['DATABASE_URL', 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
   retention: [...Object.keys(retentionConfig.shape), 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+  'store-accounts': [
+    ...Object.keys(storeAccountsConfig.shape),
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'NODE_EXTRA_CA_CERTS',
+  ],
   simulator: Object.keys(simulatorEnv.shape),
 };
 
@@ -83,7 +89,7 @@ describe.each(['(defaults)', ...scenarios])('chart rendered with %s', (file) => 
           allowPrivilegeEscalation: false,
           capabilities: { drop: ['ALL'] },
         });
-        if (!workload.includes('-retention-')) {
+        if (!workload.includes('-retention-') && !workload.includes('-store-accounts-')) {
           // Long-running containers are probed; a Job's run to completion.
           expect(container.livenessProbe, where).toBeDefined();
           expect(container.readinessProbe, where).toBeDefined();
@@ -99,7 +105,8 @@ describe.each(['(defaults)', ...scenarios])('chart rendered with %s', (file) => 
   });
 
   it('points every secret reference at a rendered Secret and key, or at a Secret the values name', () => {
-    const external = ['iot-database', 'iot-influx', 'iot-s3'];
+    // …or at the one the store-accounts Job writes (InfluxDB makes the tokens' values).
+    const external = ['iot-database', 'iot-influx', 'iot-s3', 'iot-meter-credentials-influx-tokens'];
     for (const [workload, pod] of workloads(objects)) {
       for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
         for (const env of container.env ?? []) {
@@ -197,8 +204,10 @@ describe('wiring', () => {
       MQTT_URL: 'mqtt://iot-mosquitto-headless:1884',
       INFLUX_URL: 'http://iot-influxdb2:80',
       S3_ENDPOINT: 'http://iot-minio:9000',
-      DATABASE_URL: { secretKeyRef: { name: 'iot-meter-credentials', key: 'database-url' } },
-      INFLUX_TOKEN: { secretKeyRef: { name: 'iot-meter-credentials', key: 'admin-token' } },
+      DATABASE_URL: { secretKeyRef: { name: 'iot-meter-credentials', key: 'device-manager-database-url' } },
+      INFLUX_TOKEN: {
+        secretKeyRef: { name: 'iot-meter-credentials-influx-tokens', key: 'device-manager-token' },
+      },
       API_ADMIN_KEY: { secretKeyRef: { name: 'iot-meter-credentials', key: 'api-admin-key' } },
     });
     const port = (name: string) => byName(defaults, 'Service', name)?.spec?.ports?.[0]?.port;
@@ -248,9 +257,9 @@ describe('wiring', () => {
     expect(envOf(collector)).toMatchObject({
       INFLUX_URL: 'https://influx.example.net',
       S3_ENDPOINT: 'https://s3.example.net',
-      DATABASE_URL: { secretKeyRef: { name: 'iot-database', key: 'DATABASE_URL' } },
-      INFLUX_TOKEN: { secretKeyRef: { name: 'iot-influx', key: 'token' } },
-      S3_ACCESS_KEY: { secretKeyRef: { name: 'iot-s3', key: 'access-key' } },
+      DATABASE_URL: { secretKeyRef: { name: 'iot-database', key: 'COLLECTOR_DATABASE_URL' } },
+      INFLUX_TOKEN: { secretKeyRef: { name: 'iot-influx', key: 'collector-token' } },
+      S3_ACCESS_KEY: { secretKeyRef: { name: 'iot-s3', key: 'collector-access-key' } },
     });
     expect(external.filter((o) => o.metadata.labels?.['stand-in'])).toEqual([]);
   });
@@ -694,6 +703,202 @@ describe('the devices’ TLS listener', () => {
   it('refuses TLS with neither a Secret nor an issuer', () => {
     expect(() => render(helm, chart, { set: ['mosquitto.tls.enabled=true'] })).toThrow(
       /mosquitto.tls.enabled needs tls.existingSecret \(a kubernetes.io\/tls Secret\) or tls.certManager.issuerRef/,
+    );
+  });
+});
+
+describe('least privilege in the stores', () => {
+  const defaults = renderScenario();
+  const external = renderScenario('external-values.yaml');
+  const decode = (value?: string) => Buffer.from(value ?? '', 'base64').toString('utf8');
+  const STORE_VARS = ['DATABASE_URL', 'INFLUX_TOKEN', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'];
+  /** Every container's store credentials, as `workload/container VAR secret:key`, sorted. */
+  const accounts = (objects: K8sObject[]) =>
+    workloads(objects)
+      .flatMap(([workload, pod]) =>
+        [...(pod.initContainers ?? []), ...pod.containers].flatMap((c) =>
+          (c.env ?? [])
+            .filter((e) => STORE_VARS.includes(e.name))
+            .map(
+              (e) =>
+                `${workload}/${c.name} ${e.name} ${e.valueFrom?.secretKeyRef?.name}:${e.valueFrom?.secretKeyRef?.key}`,
+            ),
+        ),
+      )
+      .sort();
+
+  it('gives each bundled store’s workload its own account; only migrations, retention and provisioning are admins', () => {
+    const c = 'iot-meter-credentials';
+    expect(accounts(defaults).filter((a) => !a.startsWith('iot-simulator'))).toEqual([
+      `iot-collector/collector DATABASE_URL ${c}:collector-database-url`,
+      `iot-collector/collector INFLUX_TOKEN ${c}-influx-tokens:collector-token`,
+      `iot-collector/collector S3_ACCESS_KEY ${c}:collector-s3-access-key`,
+      `iot-collector/collector S3_SECRET_KEY ${c}:collector-s3-secret-key`,
+      `iot-device-manager-retention-1/retention INFLUX_TOKEN ${c}:admin-token`,
+      `iot-device-manager-retention-1/retention S3_ACCESS_KEY ${c}:root-user`,
+      `iot-device-manager-retention-1/retention S3_SECRET_KEY ${c}:root-password`,
+      `iot-device-manager-store-accounts-1/store-accounts INFLUX_TOKEN ${c}:admin-token`,
+      `iot-device-manager/device-manager DATABASE_URL ${c}:device-manager-database-url`,
+      `iot-device-manager/device-manager INFLUX_TOKEN ${c}-influx-tokens:device-manager-token`,
+      `iot-device-manager/device-manager S3_ACCESS_KEY ${c}:device-manager-s3-access-key`,
+      `iot-device-manager/device-manager S3_SECRET_KEY ${c}:device-manager-s3-secret-key`,
+      `iot-device-manager/migrate DATABASE_URL ${c}:database-url`,
+    ]);
+  });
+
+  it('takes each service’s account from the external stores’ Secrets, by the keys the values name', () => {
+    expect(accounts(external)).toEqual([
+      'iot-collector/collector DATABASE_URL iot-database:COLLECTOR_DATABASE_URL',
+      'iot-collector/collector INFLUX_TOKEN iot-influx:collector-token',
+      'iot-collector/collector S3_ACCESS_KEY iot-s3:collector-access-key',
+      'iot-collector/collector S3_SECRET_KEY iot-s3:collector-secret-key',
+      'iot-device-manager-retention-1/retention INFLUX_TOKEN iot-influx:token',
+      'iot-device-manager-retention-1/retention S3_ACCESS_KEY iot-s3:access-key',
+      'iot-device-manager-retention-1/retention S3_SECRET_KEY iot-s3:secret-key',
+      'iot-device-manager/device-manager DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
+      'iot-device-manager/device-manager INFLUX_TOKEN iot-influx:device-manager-token',
+      'iot-device-manager/device-manager S3_ACCESS_KEY iot-s3:device-manager-access-key',
+      'iot-device-manager/device-manager S3_SECRET_KEY iot-s3:device-manager-secret-key',
+      'iot-device-manager/migrate DATABASE_URL iot-database:DATABASE_URL',
+    ]);
+    // A service's key left empty: the admin's credentials, as before per-service accounts.
+    const shared = render(helm, chart, {
+      values: ['external-values.yaml'],
+      setString: ['global.database.collectorSecretKey=', 'global.influx.deviceManagerSecretKey='],
+    });
+    expect(
+      accounts(shared).filter((a) => a.includes(' DATABASE_URL ') || a.includes(' INFLUX_TOKEN ')),
+    ).toEqual([
+      'iot-collector/collector DATABASE_URL iot-database:DATABASE_URL',
+      'iot-collector/collector INFLUX_TOKEN iot-influx:collector-token',
+      'iot-device-manager-retention-1/retention INFLUX_TOKEN iot-influx:token',
+      'iot-device-manager/device-manager DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
+      'iot-device-manager/device-manager INFLUX_TOKEN iot-influx:token',
+      'iot-device-manager/migrate DATABASE_URL iot-database:DATABASE_URL',
+    ]);
+  });
+
+  it('generates each service’s PostgreSQL login and MinIO user in the credentials Secret', () => {
+    const data = byName(defaults, 'Secret', 'iot-meter-credentials')?.data ?? {};
+    const password = (key: string) => {
+      const value = decode(data[key]);
+      expect(value, key).toMatch(/^[A-Za-z0-9]{48}$/);
+      return value;
+    };
+    expect(decode(data['collector-database-url'])).toBe(
+      `postgresql://iot_collector:${password('collector-db-password')}@iot-postgresql:5432/iot`,
+    );
+    expect(decode(data['device-manager-database-url'])).toBe(
+      `postgresql://iot_device_manager:${password('device-manager-db-password')}@iot-postgresql:5432/iot`,
+    );
+    expect(decode(data['postgres-database-url'])).toBe(
+      `postgresql://postgres:${password('postgres-password')}@iot-postgresql:5432/iot`,
+    );
+    expect([decode(data['collector-s3-access-key']), decode(data['device-manager-s3-access-key'])]).toEqual([
+      'iot-meter-collector',
+      'iot-meter-device-manager',
+    ]);
+    password('collector-s3-secret-key');
+    password('device-manager-s3-secret-key');
+  });
+
+  it('runs the store-accounts Job as PostgreSQL’s superuser and InfluxDB’s admin, allowed to write one Secret', () => {
+    const job = byName(defaults, 'Job', 'iot-device-manager-store-accounts-1')?.spec?.template
+      ?.spec as PodSpec & {
+      serviceAccountName?: string;
+      automountServiceAccountToken?: boolean;
+    };
+    expect([job.serviceAccountName, job.automountServiceAccountToken]).toEqual([
+      'iot-device-manager-store-accounts',
+      true,
+    ]);
+    expect(job.containers[0]?.command).toEqual(['node', 'dist/bin/provision-store-accounts.js']);
+    expect(envOf(job.containers[0])).toMatchObject({
+      PROVISION_DATABASE_URL: {
+        secretKeyRef: { name: 'iot-meter-credentials', key: 'postgres-database-url' },
+      },
+      COLLECTOR_DATABASE_URL: {
+        secretKeyRef: { name: 'iot-meter-credentials', key: 'collector-database-url' },
+      },
+      DEVICE_MANAGER_DATABASE_URL: {
+        secretKeyRef: { name: 'iot-meter-credentials', key: 'device-manager-database-url' },
+      },
+      INFLUX_TOKENS_SECRET: 'iot-meter-credentials-influx-tokens',
+    });
+    const role = byName(defaults, 'Role', 'iot-device-manager-store-accounts') as K8sObject & {
+      rules?: unknown;
+    };
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['iot-meter-credentials-influx-tokens'],
+        verbs: ['get', 'update'],
+      },
+    ]);
+    const binding = byName(defaults, 'RoleBinding', 'iot-device-manager-store-accounts') as K8sObject & {
+      subjects?: unknown;
+    };
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'iot-device-manager-store-accounts' }]);
+    expect(byName(defaults, 'ServiceAccount', 'iot-device-manager-store-accounts')).toMatchObject({
+      automountServiceAccountToken: false,
+    });
+    // External stores bring their accounts: nothing to make.
+    expect(external.filter((o) => o.metadata.name.includes('store-accounts'))).toEqual([]);
+    // Only PostgreSQL bundled: its logins, no token Secret, no API access.
+    const postgresOnly = render(helm, chart, {
+      set: [
+        'influxdb2.enabled=false',
+        'global.influx.url=https://influx.example.net',
+        'global.influx.existingSecret=iot-influx',
+      ],
+    });
+    const names = postgresOnly
+      .filter((o) => o.metadata.name.includes('store-accounts'))
+      .map((o) => `${o.kind} ${o.metadata.name}`);
+    expect(names).toEqual(['Job iot-device-manager-store-accounts-1']);
+    const only = byName(postgresOnly, 'Job', 'iot-device-manager-store-accounts-1')?.spec?.template?.spec;
+    expect(Object.keys(envOf(only?.containers[0]))).toEqual([
+      'LOG_LEVEL',
+      'COLLECTOR_DATABASE_URL',
+      'DEVICE_MANAGER_DATABASE_URL',
+      'PROVISION_DATABASE_URL',
+    ]);
+  });
+
+  it('hands the bundled MinIO’s provisioning the chart’s policies for the bucket and the users’ keys', () => {
+    const policies = (objects: K8sObject[]) =>
+      byName(objects, 'ConfigMap', 'iot-meter-credentials-s3-policies')?.data;
+    const file = (service: string, bucket: string) =>
+      readFileSync(join(chartDir, 'files', 's3-policies', `${service}.json`), 'utf8').replaceAll(
+        '@BUCKET@',
+        bucket,
+      );
+    expect(policies(defaults)).toEqual({
+      'collector.json': file('collector', 'iot-data'),
+      'device-manager.json': file('device-manager', 'iot-data'),
+    });
+    const other = render(helm, chart, { set: ['global.s3.bucket=other-bucket'] });
+    expect(JSON.parse(policies(other)?.['collector.json'] ?? '{}').Statement[0].Resource).toEqual([
+      'arn:aws:s3:::other-bucket/raw/*',
+      'arn:aws:s3:::other-bucket/quarantine/*',
+    ]);
+    expect(policies(external)).toBeUndefined();
+    // Bitnami's provisioning Job (not rendered offline) mounts what these values name.
+    const { provisioning } = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')).minio;
+    const name = (template: string) =>
+      template.replace('{{ .Values.global.credentials.secretName }}', 'iot-meter-credentials');
+    expect(name(provisioning.extraVolumes[0].configMap.name)).toBe('iot-meter-credentials-s3-policies');
+    expect(name(provisioning.extraVolumes[1].secret.secretName)).toBe('iot-meter-credentials');
+    const keys = Object.keys(byName(defaults, 'Secret', 'iot-meter-credentials')?.data ?? {});
+    for (const item of provisioning.extraVolumes[1].secret.items) expect(keys).toContain(item.key);
+    expect(provisioning.extraCommands).toEqual(
+      ['collector', 'device-manager'].flatMap((service) => [
+        `mc admin policy create provisioning iot-meter-${service} /etc/iot-meter/s3-policies/${service}.json`,
+        `mc admin user add provisioning iot-meter-${service} "$(cat /etc/iot-meter/s3-users/iot-meter-${service})"`,
+        `attachPolicy user iot-meter-${service} iot-meter-${service}`,
+      ]),
     );
   });
 });

@@ -37,6 +37,10 @@ build_minio() {
     go install "github.com/minio/minio@$MINIO_VERSION"
 }
 
+build_mc() {
+  install_cached "$cache_root/mc-$MC_VERSION/mc" mc go install "github.com/minio/mc@$MC_VERSION"
+}
+
 build_helm() {
   # Helm's Makefile stamps the full version in; without it `helm version` says only "v4.3".
   install_cached "$cache_root/helm-$HELM_VERSION/helm" helm \

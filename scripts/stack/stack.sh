@@ -14,6 +14,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# The stores' accounts are the chart's (its policies, its provisioning), so the stack runs what the chart does.
+charts_files=$repo/charts/iot-meter/files
 # shellcheck source=versions.env
 source "$here/versions.env"
 # shellcheck source=build.sh
@@ -38,10 +40,19 @@ PG_PASSWORD=iot-dev-password
 PG_DATABASE=iot
 S3_ACCESS_KEY=iot-meter
 S3_SECRET_KEY=iot-meter-dev-secret
+S3_BUCKET=iot-data
 INFLUX_ADMIN_PASSWORD=iot-meter-dev-password
 INFLUX_TOKEN=iot-meter-dev-token
 INFLUX_ORG=iot-org
 INFLUX_BUCKET=iot-metrics
+# Each service's own login, with only the rights its job needs (docs/security.md, "Least privilege
+# in the stores"); the ones above are the owner's and the stores' admins, for migrations and setup.
+PG_COLLECTOR_USER=iot_collector
+PG_COLLECTOR_PASSWORD=iot-collector-dev-password
+PG_DEVICE_MANAGER_USER=iot_device_manager
+PG_DEVICE_MANAGER_PASSWORD=iot-device-manager-dev-password
+S3_COLLECTOR_SECRET_KEY=iot-collector-dev-secret
+S3_DEVICE_MANAGER_SECRET_KEY=iot-device-manager-dev-secret
 # The broker's service accounts (docs/security.md §1) and the stack's own test client, which may
 # publish as any device and read everything: tests send what no device's own account could (another
 # device's topics, hostile topic names the collector must still quarantine). The chart has no such
@@ -140,6 +151,33 @@ start_postgres() {
   fi
 }
 
+# The services' PostgreSQL logins (members of the group roles the migrations grant to) and InfluxDB
+# tokens, made by the chart's own provisioning, run from the sources: PostgreSQL's superuser over
+# the socket (so the migrations' owner needs no CREATEROLE), the tokens kept in files. On every
+# `up`, so a stack that was already running gets them too.
+provision_accounts() {
+  (cd "$repo" && PROVISION_DATABASE_URL=$(pg_superuser_url) \
+    COLLECTOR_DATABASE_URL="$(database_url "$PG_COLLECTOR_USER" "$PG_COLLECTOR_PASSWORD")" \
+    DEVICE_MANAGER_DATABASE_URL="$(database_url "$PG_DEVICE_MANAGER_USER" "$PG_DEVICE_MANAGER_PASSWORD")" \
+    INFLUX_URL="http://127.0.0.1:$INFLUX_PORT" INFLUX_TOKEN="$INFLUX_TOKEN" INFLUX_ORG="$INFLUX_ORG" \
+    INFLUX_BUCKET="$INFLUX_BUCKET" INFLUX_TOKENS_DIR="$state/influxdb" LOG_LEVEL=warn \
+    node --conditions=iot-meter-source --import tsx services/device-manager/src/bin/provision-store-accounts.ts) ||
+    die "could not provision the services' accounts in PostgreSQL and InfluxDB"
+  # Tests drop their databases `with (force)`, past the services' connections still open.
+  as_user postgres "$(pg_bindir)/psql" -h "$state/postgres/data" -p "$PG_PORT" -U postgres -qtA \
+    -c "set client_min_messages = warning" -c "grant pg_signal_backend to $PG_USER"
+}
+
+database_url() {
+  echo "postgresql://$1:$2@127.0.0.1:$PG_PORT/$PG_DATABASE"
+}
+
+# Over the socket, where the superuser is trusted (it has no password): the stack's provisioning and
+# the tests of it.
+pg_superuser_url() {
+  echo "postgresql://postgres@localhost:$PG_PORT/$PG_DATABASE?host=$state/postgres/data"
+}
+
 mqtt_password() {
   cat "$state/mosquitto/service-accounts/$1" 2>/dev/null || true
 }
@@ -188,6 +226,33 @@ start_minio() {
   launch minio env MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" \
     MINIO_UPDATE=off "$bin" server "$state/minio/data" --quiet \
     --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT"
+}
+
+# The archive bucket (the collector may not create buckets) and each service's user, with the
+# chart's policy for it (charts/iot-meter/files/s3-policies: the collector puts objects under raw/
+# and quarantine/, the API reads them; both may see that the bucket exists). Idempotent.
+provision_minio() {
+  local mc service policies=$charts_files/s3-policies
+  mc=$(build_mc)
+  mc_stack "$mc" mb --ignore-existing "stack/$S3_BUCKET" >/dev/null
+  for service in collector device-manager; do
+    sed "s/@BUCKET@/$S3_BUCKET/g" "$policies/$service.json" >"$state/minio/$service-policy.json"
+    mc_stack "$mc" admin policy create stack "iot-meter-$service" "$state/minio/$service-policy.json" >/dev/null
+    mc_stack "$mc" admin user add stack "iot-meter-$service" "$(s3_secret_of "$service")" >/dev/null
+    mc_stack "$mc" admin policy attach stack "iot-meter-$service" --user "iot-meter-$service" >/dev/null
+  done
+}
+
+s3_secret_of() {
+  if [ "$1" = collector ]; then echo "$S3_COLLECTOR_SECRET_KEY"; else echo "$S3_DEVICE_MANAGER_SECRET_KEY"; fi
+}
+
+# mc with this stack's MinIO as the alias `stack`, as its root user.
+mc_stack() {
+  local mc=$1
+  shift
+  MC_CONFIG_DIR=$state/minio/mc MC_HOST_stack="http://$S3_ACCESS_KEY:$S3_SECRET_KEY@127.0.0.1:$MINIO_PORT" \
+    "$mc" --quiet "$@"
 }
 
 start_influxdb() {
@@ -246,6 +311,7 @@ cmd_up() {
   # Build first, so a slow first build never counts against a server's start timeout.
   build_minio >/dev/null
   build_influxd >/dev/null
+  build_mc >/dev/null
   # A fresh broker database on every `up`: tests and benchmarks interrupted mid-run leave persistent
   # sessions behind (a collector's lives for a week), and each would queue every message every later
   # test publishes. Restarting one server (`start mosquitto`) keeps its database.
@@ -254,6 +320,9 @@ cmd_up() {
     mkdir -p "$state/$name"
     cmd_start "$name"
   done
+  # The services' own least-privilege accounts in the stores (idempotent).
+  provision_accounts
+  provision_minio
 }
 
 # The vitest global setup asks for these; `npm start` never needs them.
@@ -356,7 +425,7 @@ export INFLUX_BUCKET=$INFLUX_BUCKET
 export S3_ENDPOINT=http://127.0.0.1:$MINIO_PORT
 export S3_ACCESS_KEY=$S3_ACCESS_KEY
 export S3_SECRET_KEY=$S3_SECRET_KEY
-export S3_BUCKET=iot-data
+export S3_BUCKET=$S3_BUCKET
 export S3_CONSOLE_URL=http://127.0.0.1:$MINIO_CONSOLE_PORT
 export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 export PROMETHEUS_TARGETS_DIR=$state/prometheus/targets
@@ -366,6 +435,19 @@ export ETCD_BIN=$cache_root/etcd-$ETCD_VERSION/etcd
 export KWOK_BIN=$cache_root/kwok-$KWOK_VERSION/kwok
 export KWOK_STAGES=$cache_root/kwok-$KWOK_VERSION/stages.yaml
 export SCHEMATHESIS_BIN=$cache_root/schemathesis-$SCHEMATHESIS_VERSION/bin/st
+ENV
+  # Each service's own least-privilege credentials (docs/security.md §2), the tools that make them.
+  cat <<ENV
+export COLLECTOR_DATABASE_URL=$(database_url "$PG_COLLECTOR_USER" "$PG_COLLECTOR_PASSWORD")
+export COLLECTOR_INFLUX_TOKEN=$(cat "$state/influxdb/collector.token" 2>/dev/null)
+export COLLECTOR_S3_ACCESS_KEY=iot-meter-collector
+export COLLECTOR_S3_SECRET_KEY=$S3_COLLECTOR_SECRET_KEY
+export DEVICE_MANAGER_DATABASE_URL=$(database_url "$PG_DEVICE_MANAGER_USER" "$PG_DEVICE_MANAGER_PASSWORD")
+export DEVICE_MANAGER_INFLUX_TOKEN=$(cat "$state/influxdb/device-manager.token" 2>/dev/null)
+export DEVICE_MANAGER_S3_ACCESS_KEY=iot-meter-device-manager
+export DEVICE_MANAGER_S3_SECRET_KEY=$S3_DEVICE_MANAGER_SECRET_KEY
+export PG_SUPERUSER_URL=$(pg_superuser_url)
+export MC_BIN=$cache_root/mc-$MC_VERSION/mc
 ENV
 }
 

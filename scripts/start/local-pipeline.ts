@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readStackEnv } from '../stack/stack-env.js';
+import { readStackEnv, stackEnvFor } from '../stack/stack-env.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,18 +39,15 @@ const stackEnv = readStackEnv();
 mkdirSync(logDir, { recursive: true });
 const adminKey = randomBytes(24).toString('hex');
 const serviceEnv = { ...process.env, ...stackEnv, LOG_LEVEL: 'info' };
-// Each service on the broker's services' listener under its own account (docs/security.md §1).
-const mqttAccount = (name: string, password: string | undefined) => ({
-  MQTT_URL: stackEnv.MQTT_URL,
-  MQTT_USERNAME: `@${name}`,
-  MQTT_PASSWORD: password,
-});
+// Each service with its own accounts at the broker and in the stores (docs/security.md §1, §2);
+// migrations run as the owner.
 const collectorEnv = {
   ...serviceEnv,
-  ...mqttAccount('collector', stackEnv.MQTT_PASSWORD_COLLECTOR),
+  ...stackEnvFor(stackEnv, 'COLLECTOR'),
   PORT: args['collector-port'],
   MQTT_CLIENT_ID: COLLECTOR_CLIENT_ID,
 };
+const deviceManagerEnv = { ...serviceEnv, ...stackEnvFor(stackEnv, 'DEVICE_MANAGER') };
 const targetFile = join(
   stackEnv.PROMETHEUS_TARGETS_DIR ?? logDir,
   `iot-meter-local-${args['api-port']}.json`,
@@ -183,15 +180,14 @@ try {
     env: serviceEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  // The broker's password files, derived from PostgreSQL: the devices the API registers get in.
+  // The broker's password file, derived from PostgreSQL: the devices the API registers get in.
   startService('broker-accounts', ['services/device-manager/dist/bin/sync-broker-accounts.js'], {
-    ...serviceEnv,
+    ...deviceManagerEnv,
     PORT: args['accounts-port'],
   });
   startService('collector', ['--max-old-space-size=192', 'services/collector/dist/main.js'], collectorEnv);
   startService('device-manager', ['services/device-manager/dist/main.js'], {
-    ...serviceEnv,
-    ...mqttAccount('device-manager', stackEnv.MQTT_PASSWORD_DEVICE_MANAGER),
+    ...deviceManagerEnv,
     PORT: args['api-port'],
     API_ADMIN_KEY: adminKey,
   });

@@ -89,28 +89,46 @@ reach it first.
 {{- include "iot-meter.bundledHost" (dict "root" . "chart" "postgresql") -}}
 {{- end -}}
 
-{{/* A secretKeyRef: to the user's Secret when `existingSecret` is set, else to the credentials Secret. */}}
+{{/* A secretKeyRef: to the user's Secret when `existingSecret` is set, else to the chart's (`name`, by
+default the credentials Secret). */}}
 {{- define "iot-meter.secretRef" -}}
 secretKeyRef:
-  name: {{ .existingSecret | default .root.Values.global.credentials.secretName }}
+  name: {{ .existingSecret | default .name | default .root.Values.global.credentials.secretName }}
   key: {{ if .existingSecret }}{{ .existingKey }}{{ else }}{{ .key }}{{ end }}
 {{- end -}}
 
-{{/* Environment for the stores, by exactly the services' config names (services/common env schemas). */}}
+{{/* The Secret the store-accounts Job keeps the services' InfluxDB tokens in (bundled InfluxDB). */}}
+{{- define "iot-meter.influxTokensSecret" -}}
+{{- printf "%s-influx-tokens" .Values.global.credentials.secretName -}}
+{{- end -}}
+
+{{/*
+Environment for the stores, by exactly the services' config names (services/common env schemas),
+with one account's credentials (docs/security.md, "Least privilege in the stores"): (dict "root" .
+"account" A), A = "admin" (the schema owner and the stores' admins: the migrations and the
+retention Job only), "collector" or "device-manager". An external store's Secret holds each
+account's credentials under the keys its values name (empty: the admin's); for the bundled stores,
+under the keys the chart generates.
+*/}}
 {{- define "iot-meter.env.database" -}}
-{{- $d := .Values.global.database -}}
+{{- $d := .root.Values.global.database -}}
+{{- $external := dict "admin" $d.existingSecretKey "collector" $d.collectorSecretKey "device-manager" $d.deviceManagerSecretKey -}}
+{{- $bundled := dict "admin" "database-url" "collector" "collector-database-url" "device-manager" "device-manager-database-url" -}}
 - name: DATABASE_URL
   valueFrom:
-    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $d.existingSecret "existingKey" $d.existingSecretKey "key" "database-url") | nindent 4 }}
+    {{- include "iot-meter.secretRef" (dict "root" .root "existingSecret" $d.existingSecret "existingKey" (get $external .account | default $d.existingSecretKey) "key" (get $bundled .account)) | nindent 4 }}
 {{- end -}}
 
 {{- define "iot-meter.env.influx" -}}
-{{- $i := .Values.global.influx -}}
+{{- $i := .root.Values.global.influx -}}
+{{- $external := dict "admin" $i.existingSecretKey "collector" $i.collectorSecretKey "device-manager" $i.deviceManagerSecretKey -}}
+{{- $bundled := dict "admin" "admin-token" "collector" "collector-token" "device-manager" "device-manager-token" -}}
+{{- $secret := ternary "" (include "iot-meter.influxTokensSecret" .root) (eq .account "admin") -}}
 - name: INFLUX_URL
-  value: {{ include "iot-meter.influxUrl" . | quote }}
+  value: {{ include "iot-meter.influxUrl" .root | quote }}
 - name: INFLUX_TOKEN
   valueFrom:
-    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $i.existingSecret "existingKey" $i.existingSecretKey "key" "admin-token") | nindent 4 }}
+    {{- include "iot-meter.secretRef" (dict "root" .root "existingSecret" $i.existingSecret "existingKey" (get $external .account | default $i.existingSecretKey) "name" $secret "key" (get $bundled .account)) | nindent 4 }}
 - name: INFLUX_ORG
   value: {{ $i.org | quote }}
 - name: INFLUX_BUCKET
@@ -118,15 +136,19 @@ secretKeyRef:
 {{- end -}}
 
 {{- define "iot-meter.env.s3" -}}
-{{- $s := .Values.global.s3 -}}
+{{- $s := .root.Values.global.s3 -}}
+{{- $externalAccess := dict "admin" $s.accessKeyKey "collector" $s.collectorAccessKeyKey "device-manager" $s.deviceManagerAccessKeyKey -}}
+{{- $externalSecret := dict "admin" $s.secretKeyKey "collector" $s.collectorSecretKeyKey "device-manager" $s.deviceManagerSecretKeyKey -}}
+{{- $bundledAccess := dict "admin" "root-user" "collector" "collector-s3-access-key" "device-manager" "device-manager-s3-access-key" -}}
+{{- $bundledSecret := dict "admin" "root-password" "collector" "collector-s3-secret-key" "device-manager" "device-manager-s3-secret-key" -}}
 - name: S3_ENDPOINT
-  value: {{ include "iot-meter.s3Endpoint" . | quote }}
+  value: {{ include "iot-meter.s3Endpoint" .root | quote }}
 - name: S3_ACCESS_KEY
   valueFrom:
-    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $s.existingSecret "existingKey" $s.accessKeyKey "key" "root-user") | nindent 4 }}
+    {{- include "iot-meter.secretRef" (dict "root" .root "existingSecret" $s.existingSecret "existingKey" (get $externalAccess .account | default $s.accessKeyKey) "key" (get $bundledAccess .account)) | nindent 4 }}
 - name: S3_SECRET_KEY
   valueFrom:
-    {{- include "iot-meter.secretRef" (dict "root" . "existingSecret" $s.existingSecret "existingKey" $s.secretKeyKey "key" "root-password") | nindent 4 }}
+    {{- include "iot-meter.secretRef" (dict "root" .root "existingSecret" $s.existingSecret "existingKey" (get $externalSecret .account | default $s.secretKeyKey) "key" (get $bundledSecret .account)) | nindent 4 }}
 - name: S3_BUCKET
   value: {{ $s.bucket | quote }}
 {{- end -}}

@@ -8,12 +8,15 @@ import {
   influxEnv,
   loadConfig,
   readArchiveRecords,
+  s3Env,
 } from '@iot-meter/common';
 import {
+  createTestBucket,
   createTestDatabase,
   createTestInfluxBucket,
   stackMqttEnv,
   stackMqttLogin,
+  type TestBucket,
   type TestDatabase,
   type TestInfluxBucket,
 } from '@iot-meter/common/testing';
@@ -30,6 +33,7 @@ export class CollectorHarness {
   config!: CollectorConfig;
   database!: TestDatabase;
   influx!: TestInfluxBucket;
+  bucket!: TestBucket;
   /** The running collector's metrics (a fresh registry on every start). */
   registry = createMetricsRegistry('collector');
   private collector: Collector | undefined;
@@ -37,24 +41,28 @@ export class CollectorHarness {
 
   constructor(private readonly stackEnv: Record<string, string>) {}
 
-  /** Creates the test database and InfluxDB bucket; the collector creates its S3 bucket itself. */
+  /** Creates the test database, InfluxDB bucket and S3 bucket, each with the collector's own credentials. */
   async prepare(): Promise<void> {
     this.database ??= await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
     this.influx ??= await createTestInfluxBucket(loadConfig(influxEnv, this.stackEnv), 'collector-test');
+    this.bucket ??= await createTestBucket(this.stackEnv, 'collector-test');
     this.config = loadConfig(collectorConfig, this.env());
   }
 
   /**
    * A collector's environment: the stack's, its own broker account, and this harness's database,
-   * bucket and share group.
+   * buckets and share group, with the collector's own least-privilege credentials in each store
+   * (docs/security.md).
    */
   env(overrides: Record<string, string> = {}): Record<string, string> {
     return {
       ...this.stackEnv,
       ...stackMqttEnv(this.stackEnv, 'collector'),
-      DATABASE_URL: this.database.url,
+      DATABASE_URL: this.database.urlAs(this.stackEnv.COLLECTOR_DATABASE_URL ?? ''),
       INFLUX_BUCKET: this.influx.name,
-      S3_BUCKET: `collector-${this.run}`,
+      INFLUX_TOKEN: this.influx.writeToken,
+      S3_BUCKET: this.bucket.name,
+      ...this.bucket.credentials.collector,
       MQTT_SHARE_GROUP: `test-${this.run}`,
       MQTT_CLIENT_ID: `test-${this.run}-0`,
       MQTT_SESSION_EXPIRY_SECONDS: '300',
@@ -94,12 +102,7 @@ export class CollectorHarness {
     if (!this.database) return;
     await this.stop({ endSession: true });
     await Promise.all(this.publishers.map((p) => p.endAsync()));
-    const store = this.objectStore();
-    const names = (await store.listObjectsV2(this.config.S3_BUCKET, '', true).toArray()).map(
-      (o) => o.name ?? '',
-    );
-    await store.removeObjects(this.config.S3_BUCKET, names);
-    await store.removeBucket(this.config.S3_BUCKET);
+    await this.bucket.drop();
     await this.database.drop();
     await this.influx.drop();
   }
@@ -121,8 +124,9 @@ export class CollectorHarness {
     return client;
   }
 
+  /** The archive as the root user sees it: the collector's own user may only put objects. */
   objectStore() {
-    return createObjectStore(this.config);
+    return createObjectStore(loadConfig(s3Env, { ...this.stackEnv, S3_BUCKET: this.bucket.name }));
   }
 
   /** Archived records for a device, read through the index the way the API will. */
@@ -182,7 +186,8 @@ export class CollectorHarness {
 
   /** Points stored in InfluxDB for a device, ordered by time and metric. */
   async points(deviceId: string): Promise<{ metric: string; unit: string; time: string; value: number }[]> {
-    const rows = await createInflux(this.config)
+    // The admin's token: the collector's may only write.
+    const rows = await createInflux({ ...this.config, INFLUX_TOKEN: this.stackEnv.INFLUX_TOKEN ?? '' })
       .getQueryApi(this.config.INFLUX_ORG)
       .collectRows<Record<string, string | number>>(`
         from(bucket: "${this.config.INFLUX_BUCKET}")

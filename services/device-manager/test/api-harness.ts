@@ -1,19 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import {
+  createDatabase,
   createInflux,
   createLogger,
   createObjectStore,
+  type Database,
   influxEnv,
   loadConfig,
   s3Env,
 } from '@iot-meter/common';
 import {
+  createTestBucket,
   createTestDatabase,
   createTestInfluxBucket,
   stackMqttLogin,
+  type TestBucket,
   type TestDatabase,
   type TestInfluxBucket,
 } from '@iot-meter/common/testing';
+import type { Kysely } from 'kysely';
 import type { Client } from 'minio';
 import { createApp } from '../src/app.js';
 import { type CommandPublisher, createCommandPublisher } from '../src/commands/command-publisher.js';
@@ -25,9 +30,16 @@ export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
 
 /** The API over a fresh database, called in-process; `call` adds the admin key unless told otherwise. */
 export class ApiHarness {
+  /** The test database; its `db` is the owner's, for setup and checks behind the API's back. */
   database!: TestDatabase;
+  /** The API's own pool, under the device-manager's least-privilege login (docs/security.md). */
+  apiDb!: Kysely<Database>;
+  /** The test database as the device-manager's own login reaches it. */
+  apiDatabaseUrl = '';
   /** A bucket of this harness's own in the stack's MinIO, for the archive. */
-  readonly bucket = `dm-test-${randomBytes(4).toString('hex')}`;
+  bucket!: string;
+  private testBucket!: TestBucket;
+  /** The bucket as its root user sees it, for setup; the API reads with its own user. */
   store!: Client;
   /** An InfluxDB bucket of this harness's own, so tests never see each other's points. */
   influx!: TestInfluxBucket;
@@ -51,9 +63,12 @@ export class ApiHarness {
     } = {},
   ) {
     this.database = await createTestDatabase(this.stackEnv.DATABASE_URL ?? '');
+    const apiDatabaseUrl = this.database.urlAs(this.stackEnv.DEVICE_MANAGER_DATABASE_URL ?? '');
+    this.apiDatabaseUrl = apiDatabaseUrl;
+    this.apiDb = createDatabase<Database>({ DATABASE_URL: apiDatabaseUrl });
     if (options.readCacheMs !== undefined) {
       this.readCaches = startReadCaches({
-        databaseUrl: this.database.url,
+        databaseUrl: apiDatabaseUrl,
         ttlMs: options.readCacheMs,
         logger: this.logger,
         // A whole second down after a drop, so a test can ask while it is down.
@@ -72,16 +87,24 @@ export class ApiHarness {
       timeoutMs: 2000,
       logger: this.logger,
     });
+    this.testBucket = await createTestBucket(this.stackEnv, 'dm-test');
+    this.bucket = this.testBucket.name;
     this.store = createObjectStore(loadConfig(s3Env, this.stackEnv));
-    await this.store.makeBucket(this.bucket);
+    const apiStore = createObjectStore(
+      loadConfig(s3Env, { ...this.stackEnv, ...this.testBucket.credentials['device-manager'] }),
+    );
     this.app = createApp({
-      db: this.database.db,
+      db: this.apiDb,
       influx: {
-        query: createInflux(influx).getQueryApi(influx.INFLUX_ORG),
+        // The API's own read-only token (docs/security.md).
+        query: createInflux({
+          ...influx,
+          INFLUX_TOKEN: this.stackEnv.DEVICE_MANAGER_INFLUX_TOKEN ?? '',
+        }).getQueryApi(influx.INFLUX_ORG),
         bucket: this.influx.name,
         ...(options.history && { history: options.history }),
       },
-      archive: { store: this.store, bucket: this.bucket },
+      archive: { store: apiStore, bucket: this.bucket },
       commands: this.commands,
       logger: this.logger,
       caches: this.readCaches?.caches,
@@ -138,13 +161,9 @@ export class ApiHarness {
   async dispose() {
     await this.commands.close();
     await this.readCaches?.close();
+    await this.apiDb?.destroy();
     await this.database?.drop();
-    const objects = await this.store.listObjectsV2(this.bucket, '', true).toArray();
-    await this.store.removeObjects(
-      this.bucket,
-      objects.map((o) => o.name ?? ''),
-    );
-    await this.store.removeBucket(this.bucket);
+    await this.testBucket?.drop();
     await this.influx.drop();
   }
 }

@@ -4,7 +4,6 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '@iot-meter/common';
 import { waitFor } from '@iot-meter/common/testing';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Registry } from 'prom-client';
@@ -131,16 +130,17 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /**
- * The real broker account sync for `broker`, from the API's database: its password files, its
+ * The real broker account sync for `broker`, from the API's database: its password file, its
  * service accounts folder, the canary on its services' listener, SIGHUP by its pid file (or `reloadBroker`).
  */
 export function startSyncFor(
   broker: AuthBroker,
-  api: Pick<ApiHarness, 'database'> & { logger: Logger },
+  api: Pick<ApiHarness, 'apiDb' | 'apiDatabaseUrl' | 'logger'>,
   options: { reloadBroker?: () => Promise<void>; registry?: Registry } = {},
 ) {
   return startBrokerAccountsSync({
-    ...deviceAccountsIn(api.database.db, api.database.url, api.logger),
+    // As the chart runs it: with the device-manager's own login.
+    ...deviceAccountsIn(api.apiDb, api.apiDatabaseUrl, api.logger),
     passwordFile: broker.passwordFile,
     serviceAccounts: readServiceAccounts(broker.serviceAccountsDir),
     reloadBroker: options.reloadBroker ?? reloadBrokerBySignal({ pidFile: broker.pidFile }),

@@ -8,7 +8,7 @@ import { ApiHarness } from './api-harness.js';
 import { AuthBroker, startSyncFor, stopAll, tryConnect } from './auth-broker.js';
 import { createTestCertificates } from './test-certificates.js';
 
-// The chart's TLS listener for devices (docs/security.md §4): the devices' accounts and ACL behind a
+// The chart's TLS listener for devices (docs/security.md §5): the devices' accounts and ACL behind a
 // server certificate from a CA made here, and a client that trusts that CA through MQTT_CA_FILE.
 const stackEnv = inject('stackEnv');
 const certificates = createTestCertificates('broker-tls');

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { stackEnvFor } from '../../../scripts/stack/stack-env.js';
 
 const stackEnv = inject('stackEnv');
 const KEY = 'tracing-admin-key-0123456789abcdef0123456';
@@ -38,8 +39,8 @@ beforeAll(async () => {
   service = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
     env: {
       ...process.env,
-      ...stackEnv,
-      DATABASE_URL: database.url,
+      ...stackEnvFor(stackEnv, 'DEVICE_MANAGER'),
+      DATABASE_URL: database.urlAs(stackEnv.DEVICE_MANAGER_DATABASE_URL ?? ''),
       PORT: String(port),
       API_ADMIN_KEY: KEY,
       LOG_LEVEL: 'warn',

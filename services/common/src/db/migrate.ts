@@ -6,6 +6,7 @@ import * as deviceRegistryChanges from './migrations/2026-11-29T13-00-00_device-
 import * as collectorSessions from './migrations/2026-12-01T12-00-00_collector-sessions.js';
 import * as deviceCredentials from './migrations/2026-12-01T18-00-00_device-credentials.js';
 import * as apiKeyChanges from './migrations/2026-12-01T19-00-00_api-key-changes.js';
+import * as serviceRoles from './migrations/2026-12-02T08-00-00_service-roles.js';
 
 // Listed here rather than read from a folder, so the compiled services and the tests run the same set.
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-01T12-00-00_collector-sessions': collectorSessions,
   '2026-12-01T18-00-00_device-credentials': deviceCredentials,
   '2026-12-01T19-00-00_api-key-changes': apiKeyChanges,
+  '2026-12-02T08-00-00_service-roles': serviceRoles,
 };
 
 /** Brings the schema to the newest migration; throws if one fails. */

@@ -16,7 +16,7 @@ export async function applyTimeSeriesRetention(
 
 /**
  * Expires the raw archive (`raw/`) and the quarantine (`quarantine/`) after their days through the
- * bucket's lifecycle (0: keep); creates the bucket when the collectors have not yet.
+ * bucket's lifecycle (0: keep); creates the bucket when missing (the collectors may not).
  */
 export async function applyArchiveLifecycle(
   store: Client,

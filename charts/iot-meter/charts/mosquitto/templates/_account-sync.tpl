@@ -20,7 +20,7 @@ the broker, proving each reload by its canary on the services' listener (docs/se
     - name: BROKER_SERVICE_ACCOUNTS_DIR
       value: /mosquitto/service-accounts
     {{- include "iot-meter.env.common" . | nindent 4 }}
-    {{- include "iot-meter.env.database" . | nindent 4 }}
+    {{- include "iot-meter.env.database" (dict "root" . "account" "device-manager") | nindent 4 }}
   ports:
     - name: account-sync
       containerPort: {{ .Values.accountSync.port }}
