@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { stackMqttEnv } from '@iot-meter/common/testing';
 
 const stack = fileURLToPath(new URL('./stack.sh', import.meta.url));
 
@@ -17,24 +16,4 @@ export function parseExports(text: string): Record<string, string> {
     if (match?.[1] !== undefined && match[2] !== undefined) env[match[1]] = match[2];
   }
   return env;
-}
-
-/** The stores' variables `stack.sh env` also prints per service, with that service's prefix. */
-const PER_SERVICE = ['DATABASE_URL', 'INFLUX_TOKEN', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const;
-
-/**
- * The stack's environment as one service sees it: the stores' credentials replaced by that
- * service's own least-privilege ones (`COLLECTOR_DATABASE_URL` → `DATABASE_URL`, …), and its own
- * broker account on the services' listener, so it runs with exactly the rights the chart gives it.
- */
-export function stackEnvFor(
-  stackEnv: Record<string, string>,
-  service: 'COLLECTOR' | 'DEVICE_MANAGER',
-): Record<string, string> {
-  const env = { ...stackEnv };
-  for (const name of PER_SERVICE) {
-    const own = stackEnv[`${service}_${name}`];
-    if (own !== undefined) env[name] = own;
-  }
-  return { ...env, ...stackMqttEnv(stackEnv, service === 'COLLECTOR' ? 'collector' : 'device-manager') };
 }

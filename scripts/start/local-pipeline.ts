@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readStackEnv, stackEnvFor } from '../stack/stack-env.js';
+import { stackEnvFor } from '../stack/service-env.js';
+import { readStackEnv } from '../stack/stack-env.js';
 
 const { values: args } = parseArgs({
   options: {

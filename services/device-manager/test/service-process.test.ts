@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { stackEnvFor } from '../../../scripts/stack/stack-env.js';
+import { stackEnvFor } from '../../../scripts/stack/service-env.js';
 
 const stackEnv = inject('stackEnv');
 const KEY = 'tracing-admin-key-0123456789abcdef0123456';
