@@ -400,8 +400,8 @@ describe('broker accounts', () => {
       BROKER_SERVICE_URL: 'mqtt://127.0.0.1:1884',
       BROKER_SERVICE_ACCOUNTS_DIR: '/mosquitto/service-accounts',
       LOG_LEVEL: 'info',
-      // The device-manager's database, where the devices' credentials are.
-      DATABASE_URL: { secretKeyRef: { name: 'iot-meter-credentials', key: 'database-url' } },
+      // The device-manager's own login, which may read the devices' credentials.
+      DATABASE_URL: { secretKeyRef: { name: 'iot-meter-credentials', key: 'device-manager-database-url' } },
     });
     expect(envOf(sync).DATABASE_URL).toEqual(
       envOf(byName(defaults, 'Deployment', 'iot-device-manager')?.spec?.template?.spec.containers[0])
@@ -743,6 +743,7 @@ describe('least privilege in the stores', () => {
       `iot-device-manager/device-manager S3_ACCESS_KEY ${c}:device-manager-s3-access-key`,
       `iot-device-manager/device-manager S3_SECRET_KEY ${c}:device-manager-s3-secret-key`,
       `iot-device-manager/migrate DATABASE_URL ${c}:database-url`,
+      `iot-mosquitto/broker-accounts DATABASE_URL ${c}:device-manager-database-url`,
     ]);
   });
 
@@ -760,6 +761,7 @@ describe('least privilege in the stores', () => {
       'iot-device-manager/device-manager S3_ACCESS_KEY iot-s3:device-manager-access-key',
       'iot-device-manager/device-manager S3_SECRET_KEY iot-s3:device-manager-secret-key',
       'iot-device-manager/migrate DATABASE_URL iot-database:DATABASE_URL',
+      'iot-mosquitto/broker-accounts DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
     ]);
     // A service's key left empty: the admin's credentials, as before per-service accounts.
     const shared = render(helm, chart, {
@@ -775,6 +777,7 @@ describe('least privilege in the stores', () => {
       'iot-device-manager/device-manager DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
       'iot-device-manager/device-manager INFLUX_TOKEN iot-influx:token',
       'iot-device-manager/migrate DATABASE_URL iot-database:DATABASE_URL',
+      'iot-mosquitto/broker-accounts DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
     ]);
   });
 
