@@ -87,7 +87,9 @@ beforeAll(async () => {
   const sync = container('broker-accounts');
   const syncEnv: Record<string, string> = { PATH: process.env.PATH ?? '' };
   for (const e of sync.env ?? []) {
-    if (e.valueFrom?.secretKeyRef?.key === 'database-url') syncEnv[e.name] = database.url;
+    // The device-manager's own login, as the chart's Secret holds it.
+    if (e.valueFrom?.secretKeyRef?.key === 'device-manager-database-url')
+      syncEnv[e.name] = database.urlAs(env.DEVICE_MANAGER_DATABASE_URL ?? '');
     else syncEnv[e.name] = local(e.value ?? '');
   }
   syncEnv.PORT = String(ports.sync);
