@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMqttClientOptions } from '@iot-meter/common';
 import { createTestDatabase, type TestDatabase } from '@iot-meter/common/testing';
-import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { insertDevice } from '../../services/device-manager/src/devices/devices.repository.js';
 import { tryConnect } from '../../services/device-manager/test/auth-broker.js';
@@ -22,7 +21,8 @@ import { type Container, type K8sObject, offlineChart, render } from './render.j
 const env = inject('stackEnv');
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'iot-broker-pod-'));
-const clients: MqttClient[] = [];
+// The clients tryConnect let in (it answers a refusal with its code).
+const clients: Exclude<Awaited<ReturnType<typeof tryConnect>>, number | string>[] = [];
 let pod: ChildProcess | undefined;
 let database: TestDatabase;
 let objects: K8sObject[] = [];
