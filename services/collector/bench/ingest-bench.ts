@@ -148,16 +148,21 @@ async function ceilingInflux(
 ): Promise<number> {
   const config = loadConfig(collectorConfig, stackEnv);
   const writer = createInfluxWriter(
-    createInflux(config),
-    { org: config.INFLUX_ORG, bucket: config.INFLUX_BUCKET },
-    { timeoutMs: 60_000 },
+    {
+      url: config.INFLUX_URL,
+      token: config.INFLUX_TOKEN,
+      org: config.INFLUX_ORG,
+      bucket: config.INFLUX_BUCKET,
+    },
+    { timeoutMs: 60_000, gzipLevel: config.INGEST_GZIP_LEVEL },
   );
+  // Each message's lines, as the collector builds them.
   const lines: string[] = [];
   for (let i = 0; i < N; i += 1) {
     const body = JSON.parse(payload(i));
     if (pointsPerMessage === 1) {
       lines.push(
-        ...toLineProtocol(device, [
+        toLineProtocol(device, [
           {
             metric: 'temperature',
             value: body.temperature,
@@ -167,7 +172,7 @@ async function ceilingInflux(
       );
     } else {
       lines.push(
-        ...toLineProtocol(
+        toLineProtocol(
           device,
           body.measurements.map((m: { ts: string; val: number }) => ({
             metric: 'voltage_dc',
@@ -180,10 +185,11 @@ async function ceilingInflux(
     }
   }
   const started = performance.now();
-  const chunks: string[][] = [];
-  for (let i = 0; i < lines.length; i += 5000) chunks.push(lines.slice(i, i + 5000));
+  const chunks: string[] = [];
+  const perChunk = 5000 / pointsPerMessage;
+  for (let i = 0; i < lines.length; i += perChunk) chunks.push(lines.slice(i, i + perChunk).join('\n'));
   const lanes = [0, 1].map(async (lane) => {
-    for (let c = lane; c < chunks.length; c += 2) await writer.write(chunks[c] ?? []);
+    for (let c = lane; c < chunks.length; c += 2) await writer.write(chunks[c] ?? '');
   });
   await Promise.all(lanes);
   return N / ((performance.now() - started) / 1000);

@@ -1,6 +1,5 @@
 import {
   createDatabase,
-  createInflux,
   createInfluxReadiness,
   createMqttReadiness,
   createObjectStore,
@@ -10,7 +9,6 @@ import {
   DEVICE_TOPIC_FILTERS,
   type Logger,
   loadMqttClientOptions,
-  parseDeviceTopic,
   type ReadinessCheck,
   retryUntilDone,
 } from '@iot-meter/common';
@@ -56,7 +54,6 @@ export async function startCollector(
     unacknowledgedBytes: () => consumer.unacknowledgedBytes,
     windowMessages: () => consumer.windowMessages,
   });
-  const influx = createInflux(config);
   const objectStore = createObjectStore(config);
   const db: Kysely<Database> = createDatabase<Database>(config, { registry });
 
@@ -64,9 +61,13 @@ export async function startCollector(
     logger: logger.child({ module: 'ingest' }),
     store: createStoreBatch({
       influx: createInfluxWriter(
-        influx,
-        { org: config.INFLUX_ORG, bucket: config.INFLUX_BUCKET },
-        { timeoutMs: config.INGEST_WRITE_TIMEOUT_MS },
+        {
+          url: config.INFLUX_URL,
+          token: config.INFLUX_TOKEN,
+          org: config.INFLUX_ORG,
+          bucket: config.INFLUX_BUCKET,
+        },
+        { timeoutMs: config.INGEST_WRITE_TIMEOUT_MS, gzipLevel: config.INGEST_GZIP_LEVEL },
       ),
       archive: createArchiveWriter(objectStore, config.S3_BUCKET, config.MQTT_CLIENT_ID),
       db,
@@ -83,6 +84,7 @@ export async function startCollector(
     maxConcurrentBatches: config.INGEST_MAX_CONCURRENT_BATCHES,
     retryMinMs: config.INGEST_RETRY_MIN_MS,
     retryMaxMs: config.INGEST_RETRY_MAX_MS,
+    onReceived: (kind) => metrics.countReceived(kind),
     onStoreError: () => metrics.storeErrors.inc(),
     onStored: (batch, seconds) => {
       metrics.batchMessages.observe(batch.size);
@@ -91,14 +93,20 @@ export async function startCollector(
       metrics.sequenceDuplicates.inc(batch.sequences.duplicates);
       metrics.sequenceGaps.inc(batch.sequences.gaps);
       metrics.sequenceResets.inc(batch.sequences.resets);
+      const stored = new Map<string, number>();
+      const rejected = new Map<string, number>();
+      let points = 0;
       for (const entry of batch.entries) {
         if (entry.rejection) {
-          metrics.rejected.inc({ reason: entry.rejection.reason });
+          rejected.set(entry.rejection.reason, (rejected.get(entry.rejection.reason) ?? 0) + 1);
         } else if (entry.decoded) {
-          metrics.stored.inc({ kind: entry.decoded.kind });
-          if (entry.decoded.kind === 'telemetry') metrics.points.inc(entry.decoded.samples.length);
+          stored.set(entry.decoded.kind, (stored.get(entry.decoded.kind) ?? 0) + 1);
+          if (entry.decoded.kind === 'telemetry') points += entry.decoded.samples.length;
         }
       }
+      for (const [kind, count] of stored) metrics.stored.inc({ kind }, count);
+      for (const [reason, count] of rejected) metrics.rejected.inc({ reason }, count);
+      metrics.points.inc(points);
     },
   });
 
@@ -125,10 +133,7 @@ export async function startCollector(
     maxUnacknowledgedBytes: config.INGEST_MAX_UNACKED_BYTES,
     reconnectMinMs: 100,
     reconnectMaxMs: config.MQTT_RECONNECT_MAX_MS,
-    onMessage: (message, settle) => {
-      metrics.received.inc({ kind: parseDeviceTopic(message.topic)?.kind ?? 'unknown' });
-      ingestor.accept(message, settle);
-    },
+    onMessage: (message, settle) => ingestor.accept(message, settle),
   });
   const mqttLog = logger.child({ module: 'mqtt' });
   let firstConnect: { sessionPresent: boolean } | undefined;

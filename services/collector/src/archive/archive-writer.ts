@@ -1,4 +1,4 @@
-import { type ArchiveRecord, encodeArchiveRecord } from '@iot-meter/common';
+import { type ArchiveRecord, encodeArchiveRecords, formatReceivedAt } from '@iot-meter/common';
 import type { Client } from 'minio';
 import type { ArchiveSegment, Batch, Entry } from '../ingest/batch.js';
 
@@ -42,18 +42,17 @@ function layOut(kind: 'raw' | 'quarantine', entries: Entry[], batch: Batch, clie
     if (list) list.push(entry);
     else byDevice.set(entry.deviceId, [entry]);
   }
-  const parts: Uint8Array[] = [];
+  const records: ArchiveRecord[] = [];
+  for (const deviceEntries of byDevice.values()) {
+    for (const entry of deviceEntries) records.push(toRecord(entry, clientId));
+  }
+  const ends: number[] = [];
+  const body = encodeArchiveRecords(records, ends);
   const segments: ArchiveSegment[] = [];
-  let offset = 0;
+  let record = 0;
   for (const [deviceId, deviceEntries] of byDevice) {
-    const start = offset;
-    for (const entry of deviceEntries) {
-      // Pieces are gathered and joined once, so a large payload is copied a single time.
-      for (const piece of encodeArchiveRecord(toRecord(entry, clientId))) {
-        parts.push(piece);
-        offset += piece.byteLength;
-      }
-    }
+    const start = record === 0 ? 0 : (ends[record - 1] ?? 0);
+    record += deviceEntries.length;
     const first = deviceEntries[0]?.message.receivedAtMs ?? 0;
     const last = deviceEntries.at(-1)?.message.receivedAtMs ?? first;
     segments.push({
@@ -61,20 +60,20 @@ function layOut(kind: 'raw' | 'quarantine', entries: Entry[], batch: Batch, clie
       deviceId,
       objectKey: key,
       byteOffset: start,
-      byteLength: offset - start,
+      byteLength: (ends[record - 1] ?? 0) - start,
       messageCount: deviceEntries.length,
       firstReceivedAtMs: Math.min(first, last),
       lastReceivedAtMs: Math.max(first, last),
     });
   }
-  return { key, body: Buffer.concat(parts), segments };
+  return { key, body, segments };
 }
 
 function toRecord({ message, rejection }: Entry, clientId: string): ArchiveRecord {
   return {
     header: {
       topic: message.topic,
-      received_at: new Date(message.receivedAtMs).toISOString(),
+      received_at: formatReceivedAt(message.receivedAtMs),
       client_id: clientId,
       packet_id: message.packetId ?? null,
       qos: message.qos,

@@ -23,6 +23,8 @@ export type IngestorOptions = {
   maxConcurrentBatches: number;
   retryMinMs: number;
   retryMaxMs: number;
+  /** Each message as it arrives, by its topic's kind (`unknown` for a topic that is not a device's). */
+  onReceived?: (kind: string) => void;
   onStored?: (batch: Batch, seconds: number) => void;
   onStoreError?: (err: unknown, attempt: number) => void;
 };
@@ -46,11 +48,16 @@ export class Ingestor {
   constructor(private readonly options: IngestorOptions) {}
 
   accept(message: InboundMessage, settle: Settle): void {
-    const result = decodeDeviceMessage(message.topic, message.payload, {
-      ...this.options.decode,
-      receivedAtMs: message.receivedAtMs,
-    });
-    const deviceId = parseDeviceTopic(message.topic)?.deviceId ?? '';
+    const topic = parseDeviceTopic(message.topic);
+    this.options.onReceived?.(topic?.kind ?? 'unknown');
+    const { maxPayloadBytes, maxFutureSkewMs } = this.options.decode;
+    const result = decodeDeviceMessage(
+      message.topic,
+      message.payload,
+      { maxPayloadBytes, maxFutureSkewMs, receivedAtMs: message.receivedAtMs },
+      topic,
+    );
+    const deviceId = topic?.deviceId ?? '';
     const entry: Entry = result.ok
       ? { message, settle, deviceId, decoded: result.message }
       : { message, settle, deviceId, rejection: { reason: result.reason, detail: result.detail } };

@@ -89,7 +89,7 @@ async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<v
   async function writeChunk(part: Telemetry[]): Promise<void> {
     if (part.length === 0) return;
     try {
-      await deps.influx.write(part.flatMap((t) => toLineProtocol(t.entry.deviceId, t.samples)));
+      await deps.influx.write(part.map((t) => toLineProtocol(t.entry.deviceId, t.samples)).join('\n'));
     } catch (err) {
       if (!(err instanceof RejectedWriteError)) throw err;
       const [only] = part;

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createBackoff, type MqttClientOptions } from '@iot-meter/common';
-import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { type AckEntry, AckQueue } from './ack-queue.js';
+import { MalformedPacketError, PacketReader, type PublishPacket } from './packet-reader.js';
 
 // A persistent-session MQTT 5 subscriber on mqtt-packet. MQTT.js handles one message per connection
 // at a time and sends its PUBACK before reading the next packet, so deferring acknowledgements until a
@@ -177,6 +178,10 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     const parser = mqttPacket.parser({ protocolVersion: PROTOCOL_VERSION });
     parser.on('packet', (packet: Packet) => this.handlePacket(packet, generation));
     parser.on('error', (err: Error) => this.drop(socket, `protocol error: ${err.message}`));
+    const reader = new PacketReader(
+      (packet) => this.handlePublish(packet, generation),
+      (packet) => parser.parse(packet),
+    );
     socket.on(secure ? 'secureConnect' : 'connect', () => {
       this.send({
         cmd: 'connect',
@@ -192,7 +197,14 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
         },
       });
     });
-    socket.on('data', (chunk) => parser.parse(chunk));
+    socket.on('data', (chunk) => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        if (!(err instanceof MalformedPacketError)) throw err;
+        this.drop(socket, `protocol error: ${err.message}`);
+      }
+    });
     socket.on('error', (err) => this.emit('error', err));
     socket.on('close', () => this.handleClose(socket));
   }
@@ -246,9 +258,6 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
         if (refused.length > 0) this.drop(this.socket, `subscription refused: ${refused.join(',')}`);
         return;
       }
-      case 'publish':
-        this.handlePublish(packet, generation);
-        return;
       case 'pubrel':
         // Our PUBREC went out after the message was durable; completing the exchange is all that is left.
         this.send({ cmd: 'pubcomp', messageId: packet.messageId ?? 0 });
@@ -264,14 +273,16 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
     }
   }
 
-  private handlePublish(packet: IPublishPacket, generation: number): void {
-    if (packet.qos > 0 && this.acks.holds(packet.messageId ?? 0)) {
+  private handlePublish(packet: PublishPacket, generation: number): void {
+    // Packets parsed from a dropped connection's last chunk are not ours to act on.
+    if (generation !== this.generation || this.socket?.destroyed) return;
+    if (packet.qos > 0 && this.acks.holds(packet.packetId)) {
       // A packet id that is still unacknowledged on this connection ([MQTT-2.2.1-3]): a PUBACK for
       // it could be applied to either message. Nothing more is acknowledged here; the broker sends
       // every unacknowledged message again on the next connection.
       this.window = Math.max(MIN_WINDOW, Math.floor(this.window / 2));
-      this.emit('protocolViolation', { violation: 'packet_id_in_use', packetId: packet.messageId ?? 0 });
-      this.drop(this.socket, `packet id ${packet.messageId} reused while unacknowledged`);
+      this.emit('protocolViolation', { violation: 'packet_id_in_use', packetId: packet.packetId });
+      this.drop(this.socket, `packet id ${packet.packetId} reused while unacknowledged`);
       return;
     }
     // A copy: the parser's payload is a slice of a socket chunk, and keeping the slice would keep the
@@ -284,11 +295,11 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
       qos: packet.qos,
       dup: packet.dup,
       retain: packet.retain,
-      packetId: packet.messageId,
+      packetId: packet.qos > 0 ? packet.packetId : undefined,
       receivedAtMs: this.lastMessageAt,
-      userProperties: packet.properties?.userProperties,
+      userProperties: packet.userProperties,
     };
-    const entry = this.acks.push(packet.messageId ?? 0, packet.qos, payload.length);
+    const entry = this.acks.push(packet.packetId, packet.qos, payload.length);
     if (!this.paused && this.overLimit(1)) {
       this.paused = true;
       this.socket?.pause();

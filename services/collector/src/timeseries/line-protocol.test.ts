@@ -9,10 +9,12 @@ describe('toLineProtocol', () => {
         { metric: 'count', value: 3, timeNs: 1770912000000000001n },
         { metric: 'pf', value: -1.5e-7, unit: 'deg C, avg', timeNs: 1n },
       ]),
-    ).toEqual([
-      'iot_telemetry,device_id=device-001,metric=temperature,unit=celsius value=23.5 1770912000000000000',
-      'iot_telemetry,device_id=device-001,metric=count value=3 1770912000000000001',
-      'iot_telemetry,device_id=device-001,metric=pf,unit=deg\\ C\\,\\ avg value=-1.5e-7 1',
-    ]);
+    ).toBe(
+      [
+        'iot_telemetry,device_id=device-001,metric=temperature,unit=celsius value=23.5 1770912000000000000',
+        'iot_telemetry,device_id=device-001,metric=count value=3 1770912000000000001',
+        'iot_telemetry,device_id=device-001,metric=pf,unit=deg\\ C\\,\\ avg value=-1.5e-7 1',
+      ].join('\n'),
+    );
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type ArchiveHeader, encodeArchiveRecords, readArchiveRecords } from './archive-format.js';
+import {
+  type ArchiveHeader,
+  archiveHeaderLine,
+  encodeArchiveRecords,
+  formatReceivedAt,
+  readArchiveRecords,
+} from './archive-format.js';
 
 const header: ArchiveHeader = {
   topic: 'iot/d1/telemetry',
@@ -32,5 +38,33 @@ describe('archive records', () => {
     expect(() => [...readArchiveRecords(encoded.subarray(0, encoded.length - 3))]).toThrow(
       'archive record at byte 0 is truncated',
     );
+  });
+
+  it('writes the header line JSON.stringify would, quarantine fields and odd topics included', () => {
+    const odd = { ...header, topic: 'iot/"quoted"\\é/telemetry', packet_id: null, dup: true };
+    const quarantined = { ...header, reason: 'invalid_json', detail: 'Unexpected token "x"\nat 3' };
+    for (const h of [header, odd, quarantined]) {
+      expect(archiveHeaderLine(h, 42)).toBe(`${JSON.stringify({ ...h, bytes: 42 })}\n`);
+    }
+  });
+
+  it('reports where each record ends', () => {
+    const ends: number[] = [];
+    const body = encodeArchiveRecords(
+      [Buffer.from('ab'), Buffer.from('cde')].map((payload) => ({ header, payload })),
+      ends,
+    );
+    const headerBytes = (bytes: number) => Buffer.byteLength(archiveHeaderLine(header, bytes));
+    expect(ends).toEqual([headerBytes(2) + 3, headerBytes(2) + 3 + headerBytes(3) + 4]);
+    expect(ends.at(-1)).toBe(body.length);
+  });
+});
+
+describe('formatReceivedAt', () => {
+  it('writes what Date#toISOString does, across seconds and for small milliseconds', () => {
+    const base = Date.parse('2026-02-12T16:00:59.000Z');
+    for (const ms of [base, base + 7, base + 42, base + 999, base + 1000, base + 1003, 0, 86_399_999]) {
+      expect(formatReceivedAt(ms)).toBe(new Date(ms).toISOString());
+    }
   });
 });

@@ -24,21 +24,54 @@ export type ArchiveRecord = { header: ArchiveHeader; payload: Uint8Array };
 
 const NEWLINE = 0x0a;
 
-const NEWLINE_BUFFER = Buffer.from([NEWLINE]);
-
-/** One record as the pieces to write in order (header line, payload, newline), without copying the payload. */
-export function encodeArchiveRecord({ header, payload }: ArchiveRecord): Uint8Array[] {
-  return [
-    Buffer.from(`${JSON.stringify({ ...header, bytes: payload.byteLength })}\n`),
-    payload,
-    NEWLINE_BUFFER,
-  ];
+/**
+ * The header's JSON line, newline included, with `bytes` set to the payload's length: the text
+ * JSON.stringify writes for it, built directly (the collector writes one per message).
+ */
+export function archiveHeaderLine(header: ArchiveHeader, bytes: number): string {
+  const quarantine =
+    header.reason === undefined
+      ? ''
+      : `,"reason":${JSON.stringify(header.reason)}${header.detail === undefined ? '' : `,"detail":${JSON.stringify(header.detail)}`}`;
+  return `{"topic":${JSON.stringify(header.topic)},"received_at":${JSON.stringify(header.received_at)},"client_id":${JSON.stringify(header.client_id)},"packet_id":${header.packet_id},"qos":${header.qos},"dup":${header.dup},"retain":${header.retain},"bytes":${bytes}${quarantine}}\n`;
 }
 
-/** Serialises records back to back. */
-export function encodeArchiveRecords(records: readonly ArchiveRecord[]): Buffer {
-  return Buffer.concat(records.flatMap(encodeArchiveRecord));
+/**
+ * Serialises records back to back into one buffer, each payload copied once. With `ends`, the byte
+ * offset where each record ends is appended to it.
+ */
+export function encodeArchiveRecords(records: readonly ArchiveRecord[], ends?: number[]): Buffer {
+  const lines = records.map(({ header, payload }) => archiveHeaderLine(header, payload.byteLength));
+  let size = 0;
+  for (let i = 0; i < records.length; i += 1) {
+    size += Buffer.byteLength(lines[i] ?? '') + (records[i]?.payload.byteLength ?? 0) + 1;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  records.forEach(({ payload }, i) => {
+    offset += out.write(lines[i] ?? '', offset);
+    out.set(payload, offset);
+    offset += payload.byteLength;
+    out[offset] = NEWLINE;
+    offset += 1;
+    ends?.push(offset);
+  });
+  return out;
 }
+
+/** RFC 3339 in UTC with milliseconds, as `Date#toISOString` writes it; the second is formatted once. */
+export function formatReceivedAt(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== formattedSecond) {
+    formattedSecond = second;
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const millis = ms - second * 1000;
+  return `${secondPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+}
+
+let formattedSecond = Number.NaN;
+let secondPrefix = '';
 
 /** Parses records from an object (or a byte range of one that starts at a record). */
 export function* readArchiveRecords(data: Uint8Array): Generator<ArchiveRecord> {

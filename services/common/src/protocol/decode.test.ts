@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type DecodeResult, decodeDeviceMessage, REJECT_REASONS, type RejectReason } from './decode.js';
+import { telemetryV2Schema } from './payloads.js';
 import { formatTimestampNs, parseTimestampNs } from './timestamps.js';
 
 const receivedAtMs = Date.parse('2026-02-12T16:00:05.000Z');
@@ -271,11 +272,78 @@ describe('decodeDeviceMessage', () => {
   });
 });
 
+describe('v2 telemetry validation', () => {
+  // The hand-written check must accept exactly what the schema accepts: each field of a valid
+  // message is replaced by values on both sides of its rules, and the verdicts compared.
+  const valid = {
+    v: 2,
+    device_id: 'd1',
+    ts: '2026-02-12T16:00:00Z',
+    seq: 1,
+    msg_type: 'telemetry',
+    measurements: [{ ts: '2026-02-12T16:00:00.5Z', type: 'voltage_dc', val: 700, unit: 'V' }],
+  };
+  const [measurement] = valid.measurements;
+  const strings = (max: number) => ['', 'x'.repeat(max), 'x'.repeat(max + 1), 5, null, true, {}, []];
+  const variants: unknown[] = [
+    ...strings(64).map((ts) => ({ ...valid, ts })),
+    ...[0, 2 ** 32 - 1, 2 ** 32, -1, 1.5, '1', null].map((seq) => ({ ...valid, seq })),
+    ...[[], Array(200).fill(measurement), Array(201).fill(measurement), {}, 'x', [null], [[]], [1]].map(
+      (measurements) => ({ ...valid, measurements }),
+    ),
+    ...[
+      { ts: 'x'.repeat(65) },
+      { ts: 5 },
+      { type: 'bad name' },
+      { type: 'x'.repeat(65) },
+      { type: 7 },
+      { val: '1' },
+      { val: null },
+      { unit: '' },
+      { unit: 'x'.repeat(32) },
+      { unit: 'x'.repeat(33) },
+      { unit: 3 },
+      { extra: 'kept out' },
+    ].map((change) => ({ ...valid, measurements: [{ ...measurement, ...change }] })),
+    { ...valid, measurements: [{ type: 't', val: 1 }] },
+    { ...valid, extra: { nested: true } },
+  ];
+
+  it.each(variants.map((v, i) => [i, v]))('agrees with the schema on variant %i', (_i, variant) => {
+    const result = decodeDeviceMessage('iot/d1/telemetry', Buffer.from(JSON.stringify(variant)), {
+      ...options,
+      maxPayloadBytes: 1 << 20,
+    });
+    const schema = telemetryV2Schema.safeParse(variant);
+    // Past the schema, a time that is no date is still refused, for its own reason.
+    const reason = result.ok ? undefined : result.reason;
+    if (schema.success) expect(reason === undefined || reason === 'timestamp_invalid').toBe(true);
+    else expect(reason).toBe('invalid_schema');
+  });
+
+  it('lets the schema name what is wrong', () => {
+    const result = decode(
+      'iot/d1/telemetry',
+      JSON.stringify({ ...valid, measurements: [{ ...measurement, unit: 'x'.repeat(33) }] }),
+    );
+    expect(result).toMatchObject({
+      ok: false,
+      detail: 'measurements.0.unit: Too big: expected string to have <=32 characters',
+    });
+  });
+});
+
 describe('timestamps', () => {
   it('keeps nanoseconds and honours zone offsets', () => {
     expect(parseTimestampNs('2026-02-12T16:00:00.123456789Z')).toBe(1770912000123456789n);
     expect(parseTimestampNs('2026-02-12T17:30:00+01:30')).toBe(1770912000000000000n);
     expect(parseTimestampNs('2026-02-12T16:00:00')).toBe(1770912000000000000n);
+    // Within the second parsed last (the shortcut) and out of it.
+    expect(parseTimestampNs('2026-02-12T16:00:00.042Z')).toBe(1770912000042000000n);
+    expect(parseTimestampNs('2026-02-12T16:00:00.04xZ')).toBeUndefined();
+    expect(parseTimestampNs('2026-02-12T16:00:00.5Z')).toBe(1770912000500000000n);
+    expect(parseTimestampNs('2026-02-12T16:00:01.999Z')).toBe(1770912001999000000n);
+    expect(parseTimestampNs('2026-02-30T16:00:00.000Z')).toBeUndefined();
     expect(formatTimestampNs(1770912000123456789n)).toBe('2026-02-12T16:00:00.123456789Z');
     expect(formatTimestampNs(1770912000000000000n)).toBe('2026-02-12T16:00:00Z');
     expect(parseTimestampNs('2026-02-12T24:00:00Z')).toBeUndefined();

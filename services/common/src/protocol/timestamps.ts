@@ -11,6 +11,32 @@ let lastSecondMs = 0;
 
 /** Nanoseconds since the epoch for an ISO 8601 date-time, or undefined if it is not one. */
 export function parseTimestampNs(text: string): bigint | undefined {
+  return parseUtcMillisecondsNs(text) ?? parseAnyTimestampNs(text);
+}
+
+const ZERO = 48;
+
+// What devices send nearly always, `2026-01-01T00:00:00Z` or `…00.123Z` in the second seen last,
+// read without the regular expression and its capture strings; undefined for anything else (the
+// general parser decides).
+function parseUtcMillisecondsNs(text: string): bigint | undefined {
+  const length = text.length;
+  if ((length !== 20 && length !== 24) || text.charCodeAt(length - 1) !== 90 /* Z */) return undefined;
+  if (length === 24 && text.charCodeAt(19) !== 46 /* . */) return undefined;
+  // Only within the second last validated: its calendar checks are done.
+  if (text.slice(0, 19) !== lastSecond) return undefined;
+  let ms = 0;
+  if (length === 24) {
+    for (let i = 20; i < 23; i += 1) {
+      const digit = text.charCodeAt(i) - ZERO;
+      if (digit < 0 || digit > 9) return undefined;
+      ms = ms * 10 + digit;
+    }
+  }
+  return BigInt(lastSecondMs + ms) * 1_000_000n;
+}
+
+function parseAnyTimestampNs(text: string): bigint | undefined {
   const match = ISO_8601.exec(text);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, fraction = '', zone = 'Z'] = match;

@@ -10,15 +10,17 @@ export const DEVICE_TOPIC_FILTERS = DEVICE_TOPIC_KINDS.map((kind) => `iot/+/${ki
 
 export type DeviceTopic = { deviceId: string; kind: DeviceTopicKind };
 
+const KINDS: ReadonlySet<string> = new Set(DEVICE_TOPIC_KINDS);
+
 /** Splits `iot/{device_id}/{kind}`; undefined for any other topic or a malformed device id. */
 export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
-  const parts = topic.split('/');
-  if (parts[0] !== 'iot' || parts.length < 3 || parts.length > 4) return undefined;
-  const deviceId = parts[1] ?? '';
-  const kind = parts.slice(2).join('/');
-  if (!DEVICE_ID_PATTERN.test(deviceId) || !(DEVICE_TOPIC_KINDS as readonly string[]).includes(kind)) {
-    return undefined;
-  }
+  // Once per message on the collector's hot path: no split, no intermediate arrays.
+  if (!topic.startsWith('iot/')) return undefined;
+  const slash = topic.indexOf('/', 4);
+  if (slash < 0) return undefined;
+  const kind = topic.slice(slash + 1);
+  const deviceId = topic.slice(4, slash);
+  if (!KINDS.has(kind) || !DEVICE_ID_PATTERN.test(deviceId)) return undefined;
   return { deviceId, kind: kind as DeviceTopicKind };
 }
 
