@@ -96,14 +96,13 @@ export async function startCollector(
       const stored = new Map<string, number>();
       const rejected = new Map<string, number>();
       let points = 0;
-      for (const entry of batch.entries) {
-        if (entry.rejection) {
-          rejected.set(entry.rejection.reason, (rejected.get(entry.rejection.reason) ?? 0) + 1);
-        } else if (entry.decoded) {
-          stored.set(entry.decoded.kind, (stored.get(entry.decoded.kind) ?? 0) + 1);
-          if (entry.decoded.kind === 'telemetry') points += entry.decoded.samples.length;
-        }
+      for (let i = 0; i < batch.size; i += 1) {
+        const kind = batch.kindOf(i);
+        if (kind) stored.set(kind, (stored.get(kind) ?? 0) + 1);
+        points += batch.pointsOf(i);
       }
+      for (const { reason } of batch.rejections.values())
+        rejected.set(reason, (rejected.get(reason) ?? 0) + 1);
       for (const [kind, count] of stored) metrics.stored.inc({ kind }, count);
       for (const [reason, count] of rejected) metrics.rejected.inc({ reason }, count);
       metrics.points.inc(points);

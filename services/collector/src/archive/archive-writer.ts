@@ -1,6 +1,7 @@
-import { type ArchiveRecord, encodeArchiveRecords, formatReceivedAt } from '@iot-meter/common';
+import { archiveHeaderLine, formatReceivedAt } from '@iot-meter/common';
 import type { Client } from 'minio';
-import type { ArchiveSegment, Batch, Entry } from '../ingest/batch.js';
+import type { ArchiveSegment, Batch } from '../ingest/batch.js';
+import { ByteArena } from '../ingest/byte-arena.js';
 
 export type ArchiveWriter = {
   /** Writes the batch's accepted messages under raw/ and its rejected ones under quarantine/. */
@@ -14,12 +15,9 @@ export type ArchiveWriter = {
 export function createArchiveWriter(store: Client, bucket: string, clientId: string): ArchiveWriter {
   return {
     async write(batch) {
-      const raw = batch.entries.filter((e) => e.decoded !== undefined);
-      const quarantined = batch.entries.filter((e) => e.rejection !== undefined);
-      const objects = [
-        layOut('raw', raw, batch, clientId),
-        layOut('quarantine', quarantined, batch, clientId),
-      ].filter((o) => o !== undefined);
+      const objects = [layOut('raw', batch, clientId), layOut('quarantine', batch, clientId)].filter(
+        (o) => o !== undefined,
+      );
       await Promise.all(
         objects.map((o) =>
           store.putObject(bucket, o.key, o.body, o.body.length, {
@@ -32,56 +30,63 @@ export function createArchiveWriter(store: Client, bucket: string, clientId: str
   };
 }
 
-function layOut(kind: 'raw' | 'quarantine', entries: Entry[], batch: Batch, clientId: string) {
-  if (entries.length === 0) return undefined;
+const NEWLINE = 0x0a;
+
+function layOut(kind: 'raw' | 'quarantine', batch: Batch, clientId: string) {
+  const quarantine = kind === 'quarantine';
+  // The messages of this kind, by device in the order devices first appear.
+  const byDevice = new Map<string, number[]>();
+  let payloadBytes = 0;
+  for (let i = 0; i < batch.size; i += 1) {
+    if (batch.rejections.has(i) !== quarantine) continue;
+    const deviceId = batch.deviceOf(i);
+    const list = byDevice.get(deviceId);
+    if (list) list.push(i);
+    else byDevice.set(deviceId, [i]);
+    payloadBytes += batch.payloadOf(i).byteLength;
+  }
+  if (byDevice.size === 0) return undefined;
   const hour = new Date(batch.createdAtMs).toISOString().slice(0, 13).replace(/[-T]/g, '/');
   const key = `${kind}/${hour}/${clientId}/${batch.id}.records`;
-  const byDevice = new Map<string, Entry[]>();
-  for (const entry of entries) {
-    const list = byDevice.get(entry.deviceId);
-    if (list) list.push(entry);
-    else byDevice.set(entry.deviceId, [entry]);
-  }
-  const records: ArchiveRecord[] = [];
-  for (const deviceEntries of byDevice.values()) {
-    for (const entry of deviceEntries) records.push(toRecord(entry, clientId));
-  }
-  const ends: number[] = [];
-  const body = encodeArchiveRecords(records, ends);
+  // Room for the payloads and typical headers up front, so the body is rarely copied as it grows.
+  const body = new ByteArena(payloadBytes + 256 * batch.size);
   const segments: ArchiveSegment[] = [];
-  let record = 0;
-  for (const [deviceId, deviceEntries] of byDevice) {
-    const start = record === 0 ? 0 : (ends[record - 1] ?? 0);
-    record += deviceEntries.length;
-    const first = deviceEntries[0]?.message.receivedAtMs ?? 0;
-    const last = deviceEntries.at(-1)?.message.receivedAtMs ?? first;
+  for (const [deviceId, indices] of byDevice) {
+    const start = body.length;
+    for (const i of indices) {
+      const payload = batch.payloadOf(i);
+      const rejection = batch.rejections.get(i);
+      body.appendString(
+        archiveHeaderLine(
+          {
+            topic: batch.topicOf(i),
+            received_at: formatReceivedAt(batch.receivedAtOf(i)),
+            client_id: clientId,
+            packet_id: batch.packetIdOf(i),
+            qos: batch.qosOf(i),
+            dup: batch.dupOf(i),
+            retain: batch.retainOf(i),
+            bytes: payload.byteLength,
+            ...(rejection ? { reason: rejection.reason, detail: rejection.detail } : {}),
+          },
+          payload.byteLength,
+        ),
+      );
+      body.append(payload);
+      body.appendByte(NEWLINE);
+    }
+    const first = batch.receivedAtOf(indices[0] ?? 0);
+    const last = batch.receivedAtOf(indices.at(-1) ?? 0);
     segments.push({
       kind,
       deviceId,
       objectKey: key,
       byteOffset: start,
-      byteLength: (ends[record - 1] ?? 0) - start,
-      messageCount: deviceEntries.length,
+      byteLength: body.length - start,
+      messageCount: indices.length,
       firstReceivedAtMs: Math.min(first, last),
       lastReceivedAtMs: Math.max(first, last),
     });
   }
-  return { key, body, segments };
-}
-
-function toRecord({ message, rejection }: Entry, clientId: string): ArchiveRecord {
-  return {
-    header: {
-      topic: message.topic,
-      received_at: formatReceivedAt(message.receivedAtMs),
-      client_id: clientId,
-      packet_id: message.packetId ?? null,
-      qos: message.qos,
-      dup: message.dup,
-      retain: message.retain,
-      bytes: message.payload.length,
-      ...(rejection ? { reason: rejection.reason, detail: rejection.detail } : {}),
-    },
-    payload: message.payload,
-  };
+  return { key, body: body.view(0, body.length), segments };
 }

@@ -10,10 +10,8 @@ import { traceBatch } from './batch-tracing.js';
 function batchWith(traceparents: (string | undefined)[]): Batch {
   const batch = new Batch('b-1', 0);
   for (const [i, traceparent] of traceparents.entries()) {
-    batch.entries.push({
-      deviceId: 'd1',
-      settle: () => {},
-      message: {
+    batch.add(
+      {
         topic: 'iot/d1/telemetry',
         payload: Buffer.from('{}'),
         qos: 1,
@@ -23,7 +21,10 @@ function batchWith(traceparents: (string | undefined)[]): Batch {
         receivedAtMs: 0,
         userProperties: traceparent ? { traceparent } : undefined,
       },
-    });
+      () => {},
+      { deviceId: 'd1', kind: 'telemetry' },
+      { ok: false, reason: 'no_measurements', detail: 'none' },
+    );
   }
   return batch;
 }

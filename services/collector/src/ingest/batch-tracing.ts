@@ -14,9 +14,7 @@ const getter = {
 /** Links to the traces of the batch's messages that carried a `traceparent` MQTT 5 user property. */
 export function publisherLinks(batch: Batch): Link[] {
   const links: Link[] = [];
-  for (const { message } of batch.entries) {
-    const traceparent = message.userProperties?.traceparent;
-    if (typeof traceparent !== 'string') continue;
+  for (const traceparent of batch.traceparents) {
     const spanContext = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, { traceparent }, getter));
     if (spanContext) links.push({ context: spanContext });
     if (links.length === MAX_LINKS) break;

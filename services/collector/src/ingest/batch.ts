@@ -1,25 +1,38 @@
-import type { DecodedMessage, RejectReason } from '@iot-meter/common';
+import {
+  DEVICE_TOPIC_KINDS,
+  type DecodedMessage,
+  type DecodeResult,
+  type DeviceTopic,
+  type RejectReason,
+} from '@iot-meter/common';
+import { type CommandAck, type DeviceActivity, foldActivity } from '../devices/device-activity.js';
 import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
+import { toLineProtocol } from '../timeseries/line-protocol.js';
+import { ByteArena } from './byte-arena.js';
 
 /** Decode rejections, plus a message whose points InfluxDB refused. */
 export type QuarantineReason = RejectReason | 'timeseries_rejected';
+export type Rejection = { reason: QuarantineReason; detail: string };
+export type MessageKind = DecodedMessage['kind'];
 
-/** A received message with its verdict: decoded (to store) or rejected (to quarantine). */
-export type Entry = {
-  message: InboundMessage;
-  settle: Settle;
-  decoded?: DecodedMessage;
-  rejection?: { reason: QuarantineReason; detail: string };
-  /** The device named by the topic, when the topic is one of ours. */
-  deviceId: string;
+const KIND_OF_TOPIC: Record<(typeof DEVICE_TOPIC_KINDS)[number], MessageKind> = {
+  telemetry: 'telemetry',
+  hello: 'hello',
+  status: 'status',
+  'command/ack': 'command_ack',
 };
+const NEWLINE = 0x0a;
+// Traces a batch's span links to, at most (batch-tracing.ts).
+const MAX_TRACEPARENTS = 128;
 
 /**
- * Messages stored together and acknowledged together. Each stage records that it is done, so a
- * retry after a failure repeats only what did not finish (every stage is idempotent anyway).
+ * Messages stored together and acknowledged together, each decoded as it is added: its payload
+ * and points are copied into two byte arenas and the rest kept in arrays of numbers, one slot per
+ * message in receive order. Per-message objects kept for the batch's lifetime were most of the
+ * collector's garbage-collection time. Each stage records that it is done, so a retry after a
+ * failure repeats only what did not finish (every stage is idempotent anyway).
  */
 export class Batch {
-  readonly entries: Entry[] = [];
   readonly createdAtMs: number;
   /** Its flush interval has passed: store it as soon as a slot is free. */
   due = false;
@@ -31,6 +44,31 @@ export class Batch {
   /** Set by the index stage: what sequence tracking found in this batch. */
   sequences: { duplicates: number; gaps: number; resets: number } = { duplicates: 0, gaps: 0, resets: 0 };
 
+  /** What the batch says about each device (presence, hello, sequence numbers), and command acks. */
+  readonly activity = new Map<string, DeviceActivity>();
+  readonly acks: CommandAck[] = [];
+  /** `traceparent` user properties of the first messages that carried one. */
+  readonly traceparents: string[] = [];
+  /** Messages quarantined, by index. */
+  readonly rejections = new Map<number, Rejection>();
+
+  private readonly settles: Settle[] = [];
+  private readonly receivedAt: number[] = [];
+  private readonly packetIds: number[] = [];
+  // qos | dup << 2 | retain << 3
+  private readonly flags: number[] = [];
+  private readonly devices: string[] = [];
+  private readonly deviceIndex = new Map<string, number>();
+  private readonly deviceOfMessage: number[] = [];
+  // Index into DEVICE_TOPIC_KINDS, or -1 for a topic that is not a device's (kept in otherTopics).
+  private readonly topicKinds: number[] = [];
+  private readonly otherTopics = new Map<number, string>();
+  private readonly payloads = new ByteArena();
+  private readonly payloadEnds: number[] = [];
+  private readonly lines = new ByteArena();
+  private readonly lineEnds: number[] = [];
+  private readonly pointCounts: number[] = [];
+
   constructor(
     readonly id: string,
     nowMs: number,
@@ -39,13 +77,126 @@ export class Batch {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.settles.length;
   }
 
-  /** Quarantines an entry that was decoded but could not be stored (e.g. InfluxDB refused it). */
-  reject(entry: Entry, reason: QuarantineReason, detail: string): void {
-    delete entry.decoded;
-    entry.rejection = { reason, detail };
+  /** Adds a received message with its verdict. The payload is copied: the caller's may be reused. */
+  add(message: InboundMessage, settle: Settle, topic: DeviceTopic | undefined, result: DecodeResult): void {
+    const index = this.settles.length;
+    this.settles.push(settle);
+    this.receivedAt.push(message.receivedAtMs);
+    this.packetIds.push(message.packetId ?? -1);
+    this.flags.push(message.qos | (message.dup ? 4 : 0) | (message.retain ? 8 : 0));
+    this.deviceOfMessage.push(this.deviceNumber(topic?.deviceId ?? ''));
+    this.topicKinds.push(topic ? DEVICE_TOPIC_KINDS.indexOf(topic.kind) : -1);
+    if (!topic) this.otherTopics.set(index, message.topic);
+    this.payloadEnds.push(this.payloads.append(message.payload));
+    const traceparent = message.userProperties?.traceparent;
+    if (typeof traceparent === 'string' && this.traceparents.length < MAX_TRACEPARENTS) {
+      this.traceparents.push(traceparent);
+    }
+    let points = 0;
+    if (result.ok) {
+      const decoded = result.message;
+      foldActivity(this.activity, this.acks, decoded, message);
+      if (decoded.kind === 'telemetry') {
+        this.lines.appendString(toLineProtocol(decoded.deviceId, decoded.samples));
+        this.lines.appendByte(NEWLINE);
+        points = decoded.samples.length;
+      }
+    } else {
+      this.rejections.set(index, { reason: result.reason, detail: result.detail });
+    }
+    this.lineEnds.push(this.lines.length);
+    this.pointCounts.push(points);
+  }
+
+  /** Quarantines a message that was decoded but could not be stored (e.g. InfluxDB refused it). */
+  reject(index: number, reason: QuarantineReason, detail: string): void {
+    this.rejections.set(index, { reason, detail });
+  }
+
+  /** Lets the consumer acknowledge every message: the batch is durable. */
+  settleAll(): void {
+    for (const settle of this.settles) settle();
+  }
+
+  /** The kind of a message kept (not quarantined). */
+  kindOf(index: number): MessageKind | undefined {
+    if (this.rejections.has(index)) return undefined;
+    const topicKind = DEVICE_TOPIC_KINDS[this.topicKinds[index] ?? -1];
+    return topicKind === undefined ? undefined : KIND_OF_TOPIC[topicKind];
+  }
+
+  /** Points of a telemetry message (0 for any other). */
+  pointsOf(index: number): number {
+    return this.rejections.has(index) ? 0 : (this.pointCounts[index] ?? 0);
+  }
+
+  /** Line protocol of the given messages (ascending indices), one line per point. */
+  linesOf(indices: readonly number[]): Buffer {
+    const views: Buffer[] = [];
+    let runStart = -1;
+    let runEnd = -1;
+    for (const index of indices) {
+      const start = index === 0 ? 0 : (this.lineEnds[index - 1] ?? 0);
+      const end = this.lineEnds[index] ?? start;
+      if (start !== runEnd) {
+        if (runStart >= 0) views.push(this.lines.view(runStart, runEnd));
+        runStart = start;
+      }
+      runEnd = end;
+    }
+    if (runStart >= 0) views.push(this.lines.view(runStart, runEnd));
+    return views.length === 1 ? (views[0] as Buffer) : Buffer.concat(views);
+  }
+
+  payloadOf(index: number): Buffer {
+    return this.payloads.view(
+      index === 0 ? 0 : (this.payloadEnds[index - 1] ?? 0),
+      this.payloadEnds[index] ?? 0,
+    );
+  }
+
+  topicOf(index: number): string {
+    const kind = DEVICE_TOPIC_KINDS[this.topicKinds[index] ?? -1];
+    return kind === undefined ? (this.otherTopics.get(index) ?? '') : `iot/${this.deviceOf(index)}/${kind}`;
+  }
+
+  /** The device named by the topic ('' when the topic is not one of ours). */
+  deviceOf(index: number): string {
+    return this.devices[this.deviceOfMessage[index] ?? 0] ?? '';
+  }
+
+  receivedAtOf(index: number): number {
+    return this.receivedAt[index] ?? 0;
+  }
+
+  /** The broker's packet id (none for QoS 0). */
+  packetIdOf(index: number): number | null {
+    const id = this.packetIds[index] ?? -1;
+    return id < 0 ? null : id;
+  }
+
+  qosOf(index: number): number {
+    return (this.flags[index] ?? 0) & 3;
+  }
+
+  dupOf(index: number): boolean {
+    return ((this.flags[index] ?? 0) & 4) !== 0;
+  }
+
+  retainOf(index: number): boolean {
+    return ((this.flags[index] ?? 0) & 8) !== 0;
+  }
+
+  private deviceNumber(deviceId: string): number {
+    let number = this.deviceIndex.get(deviceId);
+    if (number === undefined) {
+      number = this.devices.push(deviceId) - 1;
+      this.deviceIndex.set(deviceId, number);
+    }
+    return number;
   }
 }
 

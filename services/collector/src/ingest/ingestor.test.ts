@@ -35,7 +35,7 @@ function createFakeStore(failures = 0) {
         failuresLeft -= 1;
         throw new Error('store down');
       }
-      stored.push(batch.entries.map((e) => e.message.packetId ?? -1));
+      stored.push(Array.from({ length: batch.size }, (_, i) => batch.packetIdOf(i) ?? -1));
     },
   };
 }
@@ -118,10 +118,13 @@ describe('Ingestor', () => {
     ingestor.accept(message(2), () => {});
     await vi.advanceTimersByTimeAsync(0);
     expect(batches.length).toBe(1);
-    expect(batches[0]?.entries.map((e) => [e.rejection?.reason, e.decoded?.kind])).toEqual([
+    const batch = batches[0];
+    expect([0, 1].map((i) => [batch?.rejections.get(i)?.reason, batch?.kindOf(i)])).toEqual([
       ['invalid_json', undefined],
       [undefined, 'telemetry'],
     ]);
+    // The quarantined message keeps its bytes for the archive.
+    expect(batch?.payloadOf(0).toString()).toBe('not json');
   });
 
   it('drains: stores what it holds at once and resolves when nothing is pending', async () => {

@@ -8,7 +8,7 @@ import {
 } from '@iot-meter/common';
 import { trace } from '@opentelemetry/api';
 import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
-import { Batch, type Entry } from './batch.js';
+import { Batch } from './batch.js';
 import { traceBatch } from './batch-tracing.js';
 import type { StoreBatch } from './store-batch.js';
 
@@ -57,10 +57,6 @@ export class Ingestor {
       { maxPayloadBytes, maxFutureSkewMs, receivedAtMs: message.receivedAtMs },
       topic,
     );
-    const deviceId = topic?.deviceId ?? '';
-    const entry: Entry = result.ok
-      ? { message, settle, deviceId, decoded: result.message }
-      : { message, settle, deviceId, rejection: { reason: result.reason, detail: result.detail } };
     if (!this.current) {
       const batch = new Batch(
         `${message.receivedAtMs}-${this.instance}-${this.sequence++}`,
@@ -73,7 +69,7 @@ export class Ingestor {
         this.pump();
       }, this.options.flushIntervalMs);
     }
-    this.current.entries.push(entry);
+    this.current.add(message, settle, topic, result);
     if (this.current.size >= this.options.batchMaxMessages) this.pump();
   }
 
@@ -124,7 +120,7 @@ export class Ingestor {
         },
       },
     );
-    for (const entry of batch.entries) entry.settle();
+    batch.settleAll();
     this.options.onStored?.(batch, (performance.now() - started) / 1000);
   }
 }

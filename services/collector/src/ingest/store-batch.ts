@@ -1,12 +1,11 @@
-import type { Database, Sample } from '@iot-meter/common';
+import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { insertArchiveSegments } from '../archive/archive-segments.repository.js';
 import type { ArchiveWriter } from '../archive/archive-writer.js';
 import { summariseActivity } from '../devices/device-activity.js';
 import { recordCommandAcks, trackSequences, upsertPresence } from '../devices/device-state.repository.js';
 import { type InfluxWriter, RejectedWriteError } from '../timeseries/influx-writer.js';
-import { toLineProtocol } from '../timeseries/line-protocol.js';
-import type { Batch, Entry } from './batch.js';
+import type { Batch } from './batch.js';
 
 export type StoreBatch = (batch: Batch) => Promise<void>;
 
@@ -74,31 +73,22 @@ async function withDeadline(work: Promise<void>, ms: number, store: string): Pro
   }
 }
 
-type Telemetry = { entry: Entry; samples: readonly Sample[] };
-
 async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<void> {
-  const telemetry: Telemetry[] = [];
-  for (const entry of batch.entries) {
-    if (entry.decoded?.kind === 'telemetry') telemetry.push({ entry, samples: entry.decoded.samples });
-  }
-  for (const chunk of chunkBySamples(telemetry, deps.maxLinesPerWrite)) await writeChunk(chunk);
+  const telemetry: number[] = [];
+  for (let i = 0; i < batch.size; i += 1) if (batch.pointsOf(i) > 0) telemetry.push(i);
+  for (const chunk of chunkByPoints(batch, telemetry, deps.maxLinesPerWrite)) await writeChunk(chunk);
 
-  // Lines are built per write and dropped after it, so a batch never holds all its lines at once.
   // A refused write is split in halves until the refusing messages stand alone; only those are
   // quarantined, and rewriting the accepted halves is harmless (same series, same times).
-  async function writeChunk(part: Telemetry[]): Promise<void> {
+  async function writeChunk(part: number[]): Promise<void> {
     if (part.length === 0) return;
     try {
-      await deps.influx.write(part.map((t) => toLineProtocol(t.entry.deviceId, t.samples)).join('\n'));
+      await deps.influx.write(batch.linesOf(part));
     } catch (err) {
       if (!(err instanceof RejectedWriteError)) throw err;
       const [only] = part;
-      if (part.length === 1 && only) {
-        batch.reject(
-          only.entry,
-          'timeseries_rejected',
-          `influxdb ${err.statusCode}: ${err.message.slice(0, 300)}`,
-        );
+      if (part.length === 1 && only !== undefined) {
+        batch.reject(only, 'timeseries_rejected', `influxdb ${err.statusCode}: ${err.message.slice(0, 300)}`);
         return;
       }
       const middle = Math.ceil(part.length / 2);
@@ -108,17 +98,18 @@ async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<v
   }
 }
 
-function* chunkBySamples(telemetry: Telemetry[], maxLines: number): Generator<Telemetry[]> {
-  let chunk: Telemetry[] = [];
+function* chunkByPoints(batch: Batch, telemetry: number[], maxLines: number): Generator<number[]> {
+  let chunk: number[] = [];
   let lines = 0;
-  for (const t of telemetry) {
-    if (chunk.length > 0 && lines + t.samples.length > maxLines) {
+  for (const index of telemetry) {
+    const points = batch.pointsOf(index);
+    if (chunk.length > 0 && lines + points > maxLines) {
       yield chunk;
       chunk = [];
       lines = 0;
     }
-    chunk.push(t);
-    lines += t.samples.length;
+    chunk.push(index);
+    lines += points;
   }
   if (chunk.length > 0) yield chunk;
 }

@@ -18,6 +18,10 @@ const MIN_WINDOW = 16;
 
 export type InboundMessage = {
   topic: string;
+  /**
+   * A view of the socket's chunk, valid during `onMessage` only: whoever keeps it copies it (keeping
+   * the view would keep the whole chunk alive, which the byte bound would not see).
+   */
   payload: Buffer;
   qos: 0 | 1 | 2;
   dup: boolean;
@@ -285,9 +289,7 @@ export class SessionConsumer extends EventEmitter<ConsumerEvents> {
       this.drop(this.socket, `packet id ${packet.packetId} reused while unacknowledged`);
       return;
     }
-    // A copy: the parser's payload is a slice of a socket chunk, and keeping the slice would keep the
-    // whole chunk alive for as long as the message waits, which the byte bound would not see.
-    const payload = Buffer.from(packet.payload);
+    const payload = packet.payload;
     this.lastMessageAt = Date.now();
     const message: InboundMessage = {
       topic: packet.topic,

@@ -14,8 +14,11 @@ export class RejectedWriteError extends Error {
 }
 
 export type InfluxWriter = {
-  /** Resolves once InfluxDB answered 204; rejects with RejectedWriteError for a permanent refusal. */
-  write(lines: string): Promise<void>;
+  /**
+   * Writes line protocol (lines separated by newlines); resolves once InfluxDB answered 204, rejects
+   * with RejectedWriteError for a permanent refusal.
+   */
+  write(lines: string | Buffer): Promise<void>;
 };
 
 export type InfluxTarget = { url: string; token: string; org: string; bucket: string };
@@ -23,7 +26,7 @@ export type InfluxTarget = { url: string; token: string; org: string; bucket: st
 const gzip = promisify(zlib.gzip);
 
 /**
- * Writes line protocol (lines joined by newlines) in one gzip request per call, on kept-alive
+ * Writes line protocol in one gzip request per call, on kept-alive
  * connections. Not the client library's WriteApi, which stamps points without a time with "now" and
  * drops the oldest lines when its retry buffer is full: the caller retries, and acknowledges only
  * after a 204. Nor its transport, which compresses at zlib's default level: level 1 costs a third of

@@ -47,17 +47,6 @@ describe('archive records', () => {
       expect(archiveHeaderLine(h, 42)).toBe(`${JSON.stringify({ ...h, bytes: 42 })}\n`);
     }
   });
-
-  it('reports where each record ends', () => {
-    const ends: number[] = [];
-    const body = encodeArchiveRecords(
-      [Buffer.from('ab'), Buffer.from('cde')].map((payload) => ({ header, payload })),
-      ends,
-    );
-    const headerBytes = (bytes: number) => Buffer.byteLength(archiveHeaderLine(header, bytes));
-    expect(ends).toEqual([headerBytes(2) + 3, headerBytes(2) + 3 + headerBytes(3) + 4]);
-    expect(ends.at(-1)).toBe(body.length);
-  });
 });
 
 describe('formatReceivedAt', () => {

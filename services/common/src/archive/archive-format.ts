@@ -36,11 +36,8 @@ export function archiveHeaderLine(header: ArchiveHeader, bytes: number): string 
   return `{"topic":${JSON.stringify(header.topic)},"received_at":${JSON.stringify(header.received_at)},"client_id":${JSON.stringify(header.client_id)},"packet_id":${header.packet_id},"qos":${header.qos},"dup":${header.dup},"retain":${header.retain},"bytes":${bytes}${quarantine}}\n`;
 }
 
-/**
- * Serialises records back to back into one buffer, each payload copied once. With `ends`, the byte
- * offset where each record ends is appended to it.
- */
-export function encodeArchiveRecords(records: readonly ArchiveRecord[], ends?: number[]): Buffer {
+/** Serialises records back to back into one buffer, each payload copied once. */
+export function encodeArchiveRecords(records: readonly ArchiveRecord[]): Buffer {
   const lines = records.map(({ header, payload }) => archiveHeaderLine(header, payload.byteLength));
   let size = 0;
   for (let i = 0; i < records.length; i += 1) {
@@ -54,7 +51,6 @@ export function encodeArchiveRecords(records: readonly ArchiveRecord[], ends?: n
     offset += payload.byteLength;
     out[offset] = NEWLINE;
     offset += 1;
-    ends?.push(offset);
   });
   return out;
 }

@@ -155,6 +155,13 @@ describe('decodeDeviceMessage', () => {
       'non_finite_number',
       'temperature is not a finite number',
     ],
+    [
+      'a number of 309 digits',
+      t,
+      `{"v":2,"device_id":"d1","ts":"2026-02-12T16:00:00Z","seq":1,"msg_type":"telemetry","measurements":[{"type":"t","val":${'9'.repeat(309)}}]}`,
+      'non_finite_number',
+      'measurements.0.val is not a finite number',
+    ],
     ['v3', t, '{"v":3,"device_id":"d1"}', 'unknown_version', 'unsupported version 3'],
     ['a v1 hello', 'iot/d1/hello', '{"fw":"1"}', 'unknown_version', 'a hello message must be a v2 envelope'],
     ['NaN as a string', t, '{"temperature":"NaN"}', 'invalid_schema', 'temperature: expected a number'],

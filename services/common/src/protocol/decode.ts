@@ -125,7 +125,7 @@ function decodeBody(
     reject('not_an_object', 'payload must be a JSON object');
   }
   const record = body as Record<string, unknown>;
-  if (MAY_OVERFLOW.test(text)) rejectNonFinite(record, '');
+  if (mayOverflow(text)) rejectNonFinite(record, '');
   if (record.device_id !== undefined && record.device_id !== deviceId) {
     reject(
       'device_mismatch',
@@ -142,7 +142,11 @@ function decodeBody(
 
 // JSON.parse yields a non-finite number only from a literal with an exponent of three or more
 // digits, or with more than 308 digits: text without either needs no walk through the document.
-const MAY_OVERFLOW = /[eE][+-]?\d{3}|\d{309}/;
+function mayOverflow(text: string): boolean {
+  return LONG_EXPONENT.test(text) || (text.length > 308 && LONG_NUMBER.test(text));
+}
+const LONG_EXPONENT = /[eE][+-]?\d\d\d/;
+const LONG_NUMBER = /\d{309}/;
 
 // JSON.parse turns 1e999 into Infinity; such a number is not a measurement anyone sent.
 function rejectNonFinite(value: unknown, path: string): void {
