@@ -17,8 +17,10 @@ import type { Registry } from 'prom-client';
 import { createArchiveWriter } from './archive/archive-writer.js';
 import type { CollectorConfig } from './config.js';
 import { markSilentDevicesOffline } from './devices/device-state.repository.js';
+import { DecodePool } from './ingest/decode-pool.js';
 import { Ingestor } from './ingest/ingestor.js';
 import { createStoreBatch } from './ingest/store-batch.js';
+import { decodeWorkers } from './ingest/worker-count.js';
 import { createCollectorMetrics } from './metrics/collector-metrics.js';
 import { SessionConsumer } from './mqtt/session-consumer.js';
 import {
@@ -57,7 +59,18 @@ export async function startCollector(
   const objectStore = createObjectStore(config);
   const db: Kysely<Database> = createDatabase<Database>(config, { registry });
 
+  const workers = decodeWorkers(config.INGEST_WORKERS);
+  const decode = {
+    maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
+    maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_SECONDS * 1000,
+  };
+  const decodePool = workers > 0 ? new DecodePool(workers, decode) : undefined;
+  logger.info(
+    { decodeWorkers: workers },
+    decodePool ? 'decoding in worker threads' : 'decoding on the event loop',
+  );
   const ingestor = new Ingestor({
+    ...(decodePool ? { decodePool } : {}),
     logger: logger.child({ module: 'ingest' }),
     store: createStoreBatch({
       influx: createInfluxWriter(
@@ -75,10 +88,7 @@ export async function startCollector(
       stageTimeoutMs: config.INGEST_WRITE_TIMEOUT_MS,
       observe: (store, seconds) => metrics.storeSeconds.observe({ store }, seconds),
     }),
-    decode: {
-      maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
-      maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_SECONDS * 1000,
-    },
+    decode,
     batchMaxMessages: config.INGEST_BATCH_MAX_MESSAGES,
     flushIntervalMs: config.INGEST_FLUSH_INTERVAL_MS,
     maxConcurrentBatches: config.INGEST_MAX_CONCURRENT_BATCHES,
@@ -197,6 +207,7 @@ export async function startCollector(
           'shutdown timeout, leaving messages unacknowledged',
         );
       await consumer.disconnect(stopOptions);
+      await decodePool?.close();
       await session.settled();
       if (stopOptions.endSession) {
         await deleteSessionFilters(db, config.MQTT_CLIENT_ID).catch((err: unknown) =>

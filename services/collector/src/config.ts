@@ -24,6 +24,10 @@ export const collectorConfig = serviceEnv(8081)
     INGEST_BATCH_MAX_MESSAGES: positive.default(5000),
     INGEST_FLUSH_INTERVAL_MS: positive.default(200),
     INGEST_MAX_CONCURRENT_BATCHES: positive.default(2),
+    // Worker threads that decode batches off the event loop; `auto`: one per usable core but one.
+    // Off by default: on two cores shared with the broker and the stores a worker cost more than it
+    // gave (services/collector/README.md, performance).
+    INGEST_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(64)]).default(0),
     INGEST_MAX_LINES_PER_WRITE: positive.default(5000),
     INGEST_MAX_UNACKED: positive.max(65_535).default(20_000),
     INGEST_MAX_UNACKED_BYTES: positive.default(16 * 1024 * 1024),

@@ -39,7 +39,11 @@ export class CollectorHarness {
   private collector: Collector | undefined;
   private publishers: MqttClient[] = [];
 
-  constructor(private readonly stackEnv: Record<string, string>) {}
+  /** `defaults` go into every collector's environment (before a call's own overrides). */
+  constructor(
+    private readonly stackEnv: Record<string, string>,
+    private readonly defaults: Record<string, string> = {},
+  ) {}
 
   /** Creates the test database, InfluxDB bucket and S3 bucket, each with the collector's own credentials. */
   async prepare(): Promise<void> {
@@ -67,6 +71,7 @@ export class CollectorHarness {
       MQTT_CLIENT_ID: `test-${this.run}-0`,
       MQTT_SESSION_EXPIRY_SECONDS: '300',
       INGEST_FLUSH_INTERVAL_MS: '100',
+      ...this.defaults,
       ...overrides,
     };
   }

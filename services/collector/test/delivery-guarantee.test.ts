@@ -20,13 +20,14 @@ const OUTAGE_MS = 30_000;
 const stack = new PrivateStack(200);
 let harness: CollectorHarness;
 let collector: CollectorProcess;
+let workers = '0';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(() => stack.up(), 300_000);
 afterAll(() => stack.destroy());
 
 beforeEach(async () => {
-  harness = new CollectorHarness(stack.env);
+  harness = new CollectorHarness(stack.env, { INGEST_WORKERS: workers });
   await harness.prepare();
   collector = new CollectorProcess(harness.env(), 18_400);
   await collector.start();
@@ -116,158 +117,167 @@ async function streamWithFault(
   await expectAllStored(deviceId, published);
 }
 
-describe.sequential('no acknowledged message is lost', { timeout: 240_000 }, () => {
-  it('a. when the collector is killed with SIGKILL mid-stream and restarted with the same id, twice', async () => {
-    await streamWithFault(`a-${harness.run}`, [0.2, 0.6], async () => {
-      await collector.stop('SIGKILL');
-      await sleep(1000);
-      await collector.start();
+// Once with each message decoded on the event loop, once in a decode worker thread (INGEST_WORKERS).
+for (const mode of ['0', '1']) {
+  describe.sequential(`no acknowledged message is lost (INGEST_WORKERS=${mode})`, {
+    timeout: 240_000,
+  }, () => {
+    beforeAll(() => {
+      workers = mode;
     });
-  });
 
-  for (const server of ['influxdb', 'minio', 'postgres'] as const) {
-    it(`${{ influxdb: 'b', minio: 'c', postgres: 'd' }[server]}. when ${server} is stopped for 30 s mid-stream`, async () => {
-      const errorsBefore = await collector.metric('iot_collector_store_errors_total');
-      await streamWithFault(`${server}-${harness.run}`, [0.2], async () => {
-        stack.signal('stop', server);
-        await sleep(OUTAGE_MS);
-        stack.signal('start', server);
-      });
-      // This outage, not an earlier case's, made the collector's writes fail.
-      expect(await collector.metric('iot_collector_store_errors_total')).toBeGreaterThan(errorsBefore);
-    });
-  }
-
-  // Devices come back first after a broker restart: the collector is frozen (SIGSTOP) until the
-  // broker has answered more of the device's messages. Mosquitto 2.0 (2.0.21 here, 2.0.22 in the
-  // chart: persist__subs_save() writes no shared subscription) restores sessions without their
-  // shared subscriptions, so until the collector subscribes again it answers PUBACK 0x10 "No
-  // matching subscribers" and drops the message; a device resends those (MQTT 5 says so, 3.1.1
-  // cannot), and those the session queued before the restart survive SIGTERM and, restarted with
-  // the crash-safe settings, SIGKILL. Publishing pauses around the SIGKILL: even crash-safe,
-  // Mosquitto sends a PUBACK before it saves the message, so a kill in between loses it.
-  it('e. when Mosquitto is stopped with SIGTERM and restarted, and when it is killed with SIGKILL, devices reconnecting first', async () => {
-    const unrouted: number[] = [];
-    // The second round's share is reached only once the collector takes the stream again.
-    await streamWithFault(
-      `e-${harness.run}`,
-      [0.2, 0.5],
-      async (round, gate) => {
-        const action = round === 0 ? 'stop' : 'kill';
-        collector.freeze(true);
-        if (action === 'kill') {
-          gate.close();
-          await sleep(500);
-        }
-        stack.signal(action, 'mosquitto');
+    it('a. when the collector is killed with SIGKILL mid-stream and restarted with the same id, twice', async () => {
+      await streamWithFault(`a-${harness.run}`, [0.2, 0.6], async () => {
+        await collector.stop('SIGKILL');
         await sleep(1000);
-        stack.signal('start', 'mosquitto', { IOT_STACK_MOSQUITTO_CRASH_SAFE: '1' });
-        gate.open();
-        const before = unrouted.length;
-        // The device is back and publishing while the collector is not: the broker routes nothing.
-        await expect.poll(() => unrouted.length, { timeout: 20_000 }).toBeGreaterThan(before + 100);
-        collector.freeze(false);
-        await expect
-          .poll(() => collector.metric('iot_collector_mqtt_connected'), { timeout: 20_000 })
-          .toBe(1);
-      },
-      { publisherReconnectMs: 200, resendUnrouted: true, onUnrouted: (seq) => unrouted.push(seq) },
-    );
-  });
-
-  it('f. with two collectors in one group, through a rolling restart (SIGTERM) and a scale-down from two to one with the drain step', async () => {
-    const secondId = `test-${harness.run}-1`;
-    const second = new CollectorProcess(harness.env({ MQTT_CLIENT_ID: secondId }), 18_401);
-    await second.start();
-    // A rolling restart, one member after the other, then the scale-down.
-    await streamWithFault(`f-${harness.run}`, [0.2, 0.4, 0.6], async (round) => {
-      const member = [collector, second][round];
-      if (member) {
-        expect(await member.stop('SIGTERM')).toBe(0);
-        await member.start();
-        return;
-      }
-      // Scale-down: the second member leaves; the broker keeps dealing it a share until drained.
-      expect(await second.stop('SIGTERM')).toBe(0);
-      await sleep(2000);
-      expect(await new CollectorProcess(harness.env({ MQTT_CLIENT_ID: secondId }), 18_402).drain()).toBe(0);
+        await collector.start();
+      });
     });
-    expect(await sessionPresent(secondId)).toBe(false);
-  });
 
-  it('g. with 1,000 hostile messages mixed into 10,000 good ones: all good stored, all bad quarantined by reason, memory bounded', async () => {
-    const good = `g-good-${harness.run}`;
-    const bad = `g-bad-${harness.run}`;
-    const hostile: [Buffer, string][] = [];
-    const add = (n: number, reason: string, make: (i: number) => Buffer) => {
-      for (let i = 0; i < n; i += 1) hostile.push([make(i), reason]);
-    };
-    add(10, 'payload_too_large', () => Buffer.alloc(1024 * 1024, 0x41));
-    add(198, 'invalid_utf8', () => Buffer.concat([Buffer.from([0xff]), randomBytes(63)]));
-    add(198, 'not_an_object', () => Buffer.from(`${'['.repeat(50_000)}${']'.repeat(50_000)}`));
-    add(198, 'device_mismatch', (i) => Buffer.from(telemetry('someone-else', i)));
-    add(198, 'timestamp_in_future', (i) =>
-      Buffer.from(`{"timestamp":"2099-01-01T00:00:00Z","temperature":${i}}`),
-    );
-    add(198, 'invalid_schema', () => Buffer.from('{"temperature":"NaN"}'));
-
-    // A tighter window than the default, so the bound is visible: reading pauses at 16 MiB unacknowledged.
-    await collector.stop('SIGTERM');
-    collector = new CollectorProcess(
-      harness.env({ INGEST_MAX_UNACKED_BYTES: String(16 * 1024 * 1024) }),
-      18_400,
-    );
-    await collector.start();
-    let peakUnacknowledged = 0;
-    const sampler = setInterval(async () => {
-      const bytes = await collector.metric('iot_collector_unacknowledged_bytes').catch(() => 0);
-      peakUnacknowledged = Math.max(peakUnacknowledged, bytes);
-    }, 50);
-
-    const publisher = await harness.publisher();
-    const sends: Promise<unknown>[] = [];
-    for (let seq = 0; seq < 10_000; seq += 1) {
-      sends.push(publisher.publishAsync(`iot/${good}/telemetry`, telemetry(good, seq), { qos: 1 }));
-      if (seq % 10 === 5) {
-        const [payload] = hostile[seq / 10 - 0.5] ?? [];
-        if (payload) sends.push(publisher.publishAsync(`iot/${bad}/telemetry`, payload, { qos: 1 }));
-      }
-      if (sends.length >= 500) await Promise.all(sends.splice(0));
+    for (const server of ['influxdb', 'minio', 'postgres'] as const) {
+      it(`${{ influxdb: 'b', minio: 'c', postgres: 'd' }[server]}. when ${server} is stopped for 30 s mid-stream`, async () => {
+        const errorsBefore = await collector.metric('iot_collector_store_errors_total');
+        await streamWithFault(`${server}-${harness.run}`, [0.2], async () => {
+          stack.signal('stop', server);
+          await sleep(OUTAGE_MS);
+          stack.signal('start', server);
+        });
+        // This outage, not an earlier case's, made the collector's writes fail.
+        expect(await collector.metric('iot_collector_store_errors_total')).toBeGreaterThan(errorsBefore);
+      });
     }
-    await Promise.all(sends);
 
-    await expectAllStored(good, 10_000);
-    clearInterval(sampler);
-    // Reading stops at the bound; the message being read when it is reached may add up to 1 MiB.
-    expect(peakUnacknowledged).toBeGreaterThan(0);
-    expect(peakUnacknowledged).toBeLessThanOrEqual(17 * 1024 * 1024);
-    await expect
-      .poll(() => harness.archivedCount('quarantine', bad), { timeout: 60_000 })
-      .toBe(hostile.length);
-    const reasons = new Map<string, number>();
-    for (const record of await harness.archived('quarantine', bad)) {
-      reasons.set(record.header.reason ?? '', (reasons.get(record.header.reason ?? '') ?? 0) + 1);
-    }
-    expect(Object.fromEntries(reasons)).toEqual({
-      payload_too_large: 10,
-      invalid_utf8: 198,
-      not_an_object: 198,
-      device_mismatch: 198,
-      timestamp_in_future: 198,
-      invalid_schema: 198,
+    // Devices come back first after a broker restart: the collector is frozen (SIGSTOP) until the
+    // broker has answered more of the device's messages. Mosquitto 2.0 (2.0.21 here, 2.0.22 in the
+    // chart: persist__subs_save() writes no shared subscription) restores sessions without their
+    // shared subscriptions, so until the collector subscribes again it answers PUBACK 0x10 "No
+    // matching subscribers" and drops the message; a device resends those (MQTT 5 says so, 3.1.1
+    // cannot), and those the session queued before the restart survive SIGTERM and, restarted with
+    // the crash-safe settings, SIGKILL. Publishing pauses around the SIGKILL: even crash-safe,
+    // Mosquitto sends a PUBACK before it saves the message, so a kill in between loses it.
+    it('e. when Mosquitto is stopped with SIGTERM and restarted, and when it is killed with SIGKILL, devices reconnecting first', async () => {
+      const unrouted: number[] = [];
+      // The second round's share is reached only once the collector takes the stream again.
+      await streamWithFault(
+        `e-${harness.run}`,
+        [0.2, 0.5],
+        async (round, gate) => {
+          const action = round === 0 ? 'stop' : 'kill';
+          collector.freeze(true);
+          if (action === 'kill') {
+            gate.close();
+            await sleep(500);
+          }
+          stack.signal(action, 'mosquitto');
+          await sleep(1000);
+          stack.signal('start', 'mosquitto', { IOT_STACK_MOSQUITTO_CRASH_SAFE: '1' });
+          gate.open();
+          const before = unrouted.length;
+          // The device is back and publishing while the collector is not: the broker routes nothing.
+          await expect.poll(() => unrouted.length, { timeout: 20_000 }).toBeGreaterThan(before + 100);
+          collector.freeze(false);
+          await expect
+            .poll(() => collector.metric('iot_collector_mqtt_connected'), { timeout: 20_000 })
+            .toBe(1);
+        },
+        { publisherReconnectMs: 200, resendUnrouted: true, onUnrouted: (seq) => unrouted.push(seq) },
+      );
     });
-    expect(await harness.points(bad)).toEqual([]);
-    // What the process holds (heap and buffers) stays small; RSS, which also counts the allocator's
-    // and V8's slack, only has to show no runaway growth.
-    const [rss = 0, heap = 0, external = 0] = await Promise.all(
-      ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes'].map(
-        (m) => collector.metric(m),
-      ),
-    );
-    expect(heap + external, `heap used ${heap}, external ${external}`).toBeLessThan(256 * 1024 * 1024);
-    expect(rss).toBeLessThan(512 * 1024 * 1024);
+
+    it('f. with two collectors in one group, through a rolling restart (SIGTERM) and a scale-down from two to one with the drain step', async () => {
+      const secondId = `test-${harness.run}-1`;
+      const second = new CollectorProcess(harness.env({ MQTT_CLIENT_ID: secondId }), 18_401);
+      await second.start();
+      // A rolling restart, one member after the other, then the scale-down.
+      await streamWithFault(`f-${harness.run}`, [0.2, 0.4, 0.6], async (round) => {
+        const member = [collector, second][round];
+        if (member) {
+          expect(await member.stop('SIGTERM')).toBe(0);
+          await member.start();
+          return;
+        }
+        // Scale-down: the second member leaves; the broker keeps dealing it a share until drained.
+        expect(await second.stop('SIGTERM')).toBe(0);
+        await sleep(2000);
+        expect(await new CollectorProcess(harness.env({ MQTT_CLIENT_ID: secondId }), 18_402).drain()).toBe(0);
+      });
+      expect(await sessionPresent(secondId)).toBe(false);
+    });
+
+    it('g. with 1,000 hostile messages mixed into 10,000 good ones: all good stored, all bad quarantined by reason, memory bounded', async () => {
+      const good = `g-good-${harness.run}`;
+      const bad = `g-bad-${harness.run}`;
+      const hostile: [Buffer, string][] = [];
+      const add = (n: number, reason: string, make: (i: number) => Buffer) => {
+        for (let i = 0; i < n; i += 1) hostile.push([make(i), reason]);
+      };
+      add(10, 'payload_too_large', () => Buffer.alloc(1024 * 1024, 0x41));
+      add(198, 'invalid_utf8', () => Buffer.concat([Buffer.from([0xff]), randomBytes(63)]));
+      add(198, 'not_an_object', () => Buffer.from(`${'['.repeat(50_000)}${']'.repeat(50_000)}`));
+      add(198, 'device_mismatch', (i) => Buffer.from(telemetry('someone-else', i)));
+      add(198, 'timestamp_in_future', (i) =>
+        Buffer.from(`{"timestamp":"2099-01-01T00:00:00Z","temperature":${i}}`),
+      );
+      add(198, 'invalid_schema', () => Buffer.from('{"temperature":"NaN"}'));
+
+      // A tighter window than the default, so the bound is visible: reading pauses at 16 MiB unacknowledged.
+      await collector.stop('SIGTERM');
+      collector = new CollectorProcess(
+        harness.env({ INGEST_MAX_UNACKED_BYTES: String(16 * 1024 * 1024) }),
+        18_400,
+      );
+      await collector.start();
+      let peakUnacknowledged = 0;
+      const sampler = setInterval(async () => {
+        const bytes = await collector.metric('iot_collector_unacknowledged_bytes').catch(() => 0);
+        peakUnacknowledged = Math.max(peakUnacknowledged, bytes);
+      }, 50);
+
+      const publisher = await harness.publisher();
+      const sends: Promise<unknown>[] = [];
+      for (let seq = 0; seq < 10_000; seq += 1) {
+        sends.push(publisher.publishAsync(`iot/${good}/telemetry`, telemetry(good, seq), { qos: 1 }));
+        if (seq % 10 === 5) {
+          const [payload] = hostile[seq / 10 - 0.5] ?? [];
+          if (payload) sends.push(publisher.publishAsync(`iot/${bad}/telemetry`, payload, { qos: 1 }));
+        }
+        if (sends.length >= 500) await Promise.all(sends.splice(0));
+      }
+      await Promise.all(sends);
+
+      await expectAllStored(good, 10_000);
+      clearInterval(sampler);
+      // Reading stops at the bound; the message being read when it is reached may add up to 1 MiB.
+      expect(peakUnacknowledged).toBeGreaterThan(0);
+      expect(peakUnacknowledged).toBeLessThanOrEqual(17 * 1024 * 1024);
+      await expect
+        .poll(() => harness.archivedCount('quarantine', bad), { timeout: 60_000 })
+        .toBe(hostile.length);
+      const reasons = new Map<string, number>();
+      for (const record of await harness.archived('quarantine', bad)) {
+        reasons.set(record.header.reason ?? '', (reasons.get(record.header.reason ?? '') ?? 0) + 1);
+      }
+      expect(Object.fromEntries(reasons)).toEqual({
+        payload_too_large: 10,
+        invalid_utf8: 198,
+        not_an_object: 198,
+        device_mismatch: 198,
+        timestamp_in_future: 198,
+        invalid_schema: 198,
+      });
+      expect(await harness.points(bad)).toEqual([]);
+      // What the process holds (heap and buffers) stays small; RSS, which also counts the allocator's
+      // and V8's slack, only has to show no runaway growth.
+      const [rss = 0, heap = 0, external = 0] = await Promise.all(
+        ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes'].map(
+          (m) => collector.metric(m),
+        ),
+      );
+      expect(heap + external, `heap used ${heap}, external ${external}`).toBeLessThan(256 * 1024 * 1024);
+      expect(rss).toBeLessThan(512 * 1024 * 1024);
+    });
   });
-});
+}
 
 /** Whether the broker still holds a session for the client id (connecting leaves none behind). */
 async function sessionPresent(clientId: string): Promise<boolean> {

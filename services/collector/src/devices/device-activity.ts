@@ -1,4 +1,4 @@
-import type { DecodedMessage } from '@iot-meter/common';
+import type { DecodedMessage } from '@iot-meter/common/protocol';
 import type { Batch } from '../ingest/batch.js';
 import type { InboundMessage } from '../mqtt/session-consumer.js';
 

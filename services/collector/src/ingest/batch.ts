@@ -4,11 +4,11 @@ import {
   type DecodeResult,
   type DeviceTopic,
   type RejectReason,
-} from '@iot-meter/common';
-import { type CommandAck, type DeviceActivity, foldActivity } from '../devices/device-activity.js';
+} from '@iot-meter/common/protocol';
+import type { CommandAck, DeviceActivity } from '../devices/device-activity.js';
 import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
-import { toLineProtocol } from '../timeseries/line-protocol.js';
 import { ByteArena } from './byte-arena.js';
+import { DecodedBatch } from './decoded-batch.js';
 
 /** Decode rejections, plus a message whose points InfluxDB refused. */
 export type QuarantineReason = RejectReason | 'timeseries_rejected';
@@ -21,16 +21,31 @@ const KIND_OF_TOPIC: Record<(typeof DEVICE_TOPIC_KINDS)[number], MessageKind> = 
   status: 'status',
   'command/ack': 'command_ack',
 };
-const NEWLINE = 0x0a;
+// Flags beside the QoS in the low two bits.
+export const DUP = 4;
+export const RETAIN = 8;
 // Traces a batch's span links to, at most (batch-tracing.ts).
 const MAX_TRACEPARENTS = 128;
 
+/** A batch's received messages as a decode worker takes them (ingest/decode-worker.ts). */
+export type RawBatchData = {
+  payloads: Uint8Array;
+  payloadEnds: number[];
+  receivedAt: number[];
+  flags: number[];
+  devices: string[];
+  deviceOfMessage: number[];
+  topicKinds: number[];
+  otherTopics: Map<number, string>;
+};
+
 /**
- * Messages stored together and acknowledged together, each decoded as it is added: its payload
- * and points are copied into two byte arenas and the rest kept in arrays of numbers, one slot per
- * message in receive order. Per-message objects kept for the batch's lifetime were most of the
- * collector's garbage-collection time. Each stage records that it is done, so a retry after a
- * failure repeats only what did not finish (every stage is idempotent anyway).
+ * Messages stored together and acknowledged together: payloads copied into one byte arena, points
+ * (once decoded) as line protocol into another, the rest in arrays of numbers, one slot per message
+ * in receive order. Per-message objects kept for the batch's lifetime were most of the collector's
+ * garbage-collection time. Messages are decoded as they are added, or all at once by a worker
+ * thread when the batch closes. Each stage records that it is done, so a retry after a failure
+ * repeats only what did not finish (every stage is idempotent anyway).
  */
 export class Batch {
   readonly createdAtMs: number;
@@ -44,18 +59,16 @@ export class Batch {
   /** Set by the index stage: what sequence tracking found in this batch. */
   sequences: { duplicates: number; gaps: number; resets: number } = { duplicates: 0, gaps: 0, resets: 0 };
 
-  /** What the batch says about each device (presence, hello, sequence numbers), and command acks. */
-  readonly activity = new Map<string, DeviceActivity>();
-  readonly acks: CommandAck[] = [];
   /** `traceparent` user properties of the first messages that carried one. */
   readonly traceparents: string[] = [];
-  /** Messages quarantined, by index. */
-  readonly rejections = new Map<number, Rejection>();
+  /** Set while its messages wait for a worker to decode them. */
+  awaitingDecode = false;
+  private decoded = new DecodedBatch();
 
   private readonly settles: Settle[] = [];
   private readonly receivedAt: number[] = [];
   private readonly packetIds: number[] = [];
-  // qos | dup << 2 | retain << 3
+  // qos | DUP | RETAIN
   private readonly flags: number[] = [];
   private readonly devices: string[] = [];
   private readonly deviceIndex = new Map<string, number>();
@@ -65,9 +78,6 @@ export class Batch {
   private readonly otherTopics = new Map<number, string>();
   private readonly payloads = new ByteArena();
   private readonly payloadEnds: number[] = [];
-  private readonly lines = new ByteArena();
-  private readonly lineEnds: number[] = [];
-  private readonly pointCounts: number[] = [];
 
   constructor(
     readonly id: string,
@@ -80,13 +90,16 @@ export class Batch {
     return this.settles.length;
   }
 
-  /** Adds a received message with its verdict. The payload is copied: the caller's may be reused. */
-  add(message: InboundMessage, settle: Settle, topic: DeviceTopic | undefined, result: DecodeResult): void {
+  /**
+   * Adds a received message with its verdict, or without one for a worker to decode when the batch
+   * closes. The payload is copied: the caller's may be reused.
+   */
+  add(message: InboundMessage, settle: Settle, topic: DeviceTopic | undefined, result?: DecodeResult): void {
     const index = this.settles.length;
     this.settles.push(settle);
     this.receivedAt.push(message.receivedAtMs);
     this.packetIds.push(message.packetId ?? -1);
-    this.flags.push(message.qos | (message.dup ? 4 : 0) | (message.retain ? 8 : 0));
+    this.flags.push(message.qos | (message.dup ? DUP : 0) | (message.retain ? RETAIN : 0));
     this.deviceOfMessage.push(this.deviceNumber(topic?.deviceId ?? ''));
     this.topicKinds.push(topic ? DEVICE_TOPIC_KINDS.indexOf(topic.kind) : -1);
     if (!topic) this.otherTopics.set(index, message.topic);
@@ -95,25 +108,47 @@ export class Batch {
     if (typeof traceparent === 'string' && this.traceparents.length < MAX_TRACEPARENTS) {
       this.traceparents.push(traceparent);
     }
-    let points = 0;
-    if (result.ok) {
-      const decoded = result.message;
-      foldActivity(this.activity, this.acks, decoded, message);
-      if (decoded.kind === 'telemetry') {
-        this.lines.appendString(toLineProtocol(decoded.deviceId, decoded.samples));
-        this.lines.appendByte(NEWLINE);
-        points = decoded.samples.length;
-      }
-    } else {
-      this.rejections.set(index, { reason: result.reason, detail: result.detail });
-    }
-    this.lineEnds.push(this.lines.length);
-    this.pointCounts.push(points);
+    if (result) this.decoded.record(index, result, message);
+    else this.awaitingDecode = true;
+  }
+
+  /** The messages for a decode worker. */
+  raw(): RawBatchData {
+    return {
+      payloads: this.payloads.view(0, this.payloads.length),
+      payloadEnds: this.payloadEnds,
+      receivedAt: this.receivedAt,
+      flags: this.flags,
+      devices: this.devices,
+      deviceOfMessage: this.deviceOfMessage,
+      topicKinds: this.topicKinds,
+      otherTopics: this.otherTopics,
+    };
+  }
+
+  /** Takes a worker's verdicts on every message. */
+  decodedBy(decoded: DecodedBatch): void {
+    this.decoded = decoded;
+    this.awaitingDecode = false;
+  }
+
+  /** What the batch says about each device (presence, hello, sequence numbers). */
+  get activity(): Map<string, DeviceActivity> {
+    return this.decoded.activity;
+  }
+
+  get acks(): CommandAck[] {
+    return this.decoded.acks;
+  }
+
+  /** Messages quarantined, by index. */
+  get rejections(): Map<number, Rejection> {
+    return this.decoded.rejections;
   }
 
   /** Quarantines a message that was decoded but could not be stored (e.g. InfluxDB refused it). */
   reject(index: number, reason: QuarantineReason, detail: string): void {
-    this.rejections.set(index, { reason, detail });
+    this.decoded.rejections.set(index, { reason, detail });
   }
 
   /** Lets the consumer acknowledge every message: the batch is durable. */
@@ -130,25 +165,12 @@ export class Batch {
 
   /** Points of a telemetry message (0 for any other). */
   pointsOf(index: number): number {
-    return this.rejections.has(index) ? 0 : (this.pointCounts[index] ?? 0);
+    return this.decoded.pointsOf(index);
   }
 
   /** Line protocol of the given messages (ascending indices), one line per point. */
   linesOf(indices: readonly number[]): Buffer {
-    const views: Buffer[] = [];
-    let runStart = -1;
-    let runEnd = -1;
-    for (const index of indices) {
-      const start = index === 0 ? 0 : (this.lineEnds[index - 1] ?? 0);
-      const end = this.lineEnds[index] ?? start;
-      if (start !== runEnd) {
-        if (runStart >= 0) views.push(this.lines.view(runStart, runEnd));
-        runStart = start;
-      }
-      runEnd = end;
-    }
-    if (runStart >= 0) views.push(this.lines.view(runStart, runEnd));
-    return views.length === 1 ? (views[0] as Buffer) : Buffer.concat(views);
+    return this.decoded.linesOf(indices);
   }
 
   payloadOf(index: number): Buffer {
@@ -183,11 +205,11 @@ export class Batch {
   }
 
   dupOf(index: number): boolean {
-    return ((this.flags[index] ?? 0) & 4) !== 0;
+    return ((this.flags[index] ?? 0) & DUP) !== 0;
   }
 
   retainOf(index: number): boolean {
-    return ((this.flags[index] ?? 0) & 8) !== 0;
+    return ((this.flags[index] ?? 0) & RETAIN) !== 0;
   }
 
   private deviceNumber(deviceId: string): number {

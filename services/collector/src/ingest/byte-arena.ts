@@ -11,6 +11,14 @@ export class ByteArena {
     this.buffer = Buffer.allocUnsafe(initialBytes);
   }
 
+  /** An arena holding these bytes (as received from another thread), without copying them. */
+  static of(bytes: Uint8Array): ByteArena {
+    const arena = new ByteArena(0);
+    arena.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    arena.used = bytes.byteLength;
+    return arena;
+  }
+
   /** Bytes written so far: where the next write starts. */
   get length(): number {
     return this.used;

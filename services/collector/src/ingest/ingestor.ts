@@ -10,6 +10,7 @@ import { trace } from '@opentelemetry/api';
 import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
 import { Batch } from './batch.js';
 import { traceBatch } from './batch-tracing.js';
+import type { DecodePool } from './decode-pool.js';
 import type { StoreBatch } from './store-batch.js';
 
 export type IngestorOptions = {
@@ -27,6 +28,8 @@ export type IngestorOptions = {
   onReceived?: (kind: string) => void;
   onStored?: (batch: Batch, seconds: number) => void;
   onStoreError?: (err: unknown, attempt: number) => void;
+  /** Worker threads to decode whole batches in; without, each message is decoded as it arrives. */
+  decodePool?: DecodePool;
 };
 
 /**
@@ -50,13 +53,6 @@ export class Ingestor {
   accept(message: InboundMessage, settle: Settle): void {
     const topic = parseDeviceTopic(message.topic);
     this.options.onReceived?.(topic?.kind ?? 'unknown');
-    const { maxPayloadBytes, maxFutureSkewMs } = this.options.decode;
-    const result = decodeDeviceMessage(
-      message.topic,
-      message.payload,
-      { maxPayloadBytes, maxFutureSkewMs, receivedAtMs: message.receivedAtMs },
-      topic,
-    );
     if (!this.current) {
       const batch = new Batch(
         `${message.receivedAtMs}-${this.instance}-${this.sequence++}`,
@@ -69,7 +65,18 @@ export class Ingestor {
         this.pump();
       }, this.options.flushIntervalMs);
     }
-    this.current.add(message, settle, topic, result);
+    if (this.options.decodePool) {
+      this.current.add(message, settle, topic);
+    } else {
+      const { maxPayloadBytes, maxFutureSkewMs } = this.options.decode;
+      const result = decodeDeviceMessage(
+        message.topic,
+        message.payload,
+        { maxPayloadBytes, maxFutureSkewMs, receivedAtMs: message.receivedAtMs },
+        topic,
+      );
+      this.current.add(message, settle, topic, result);
+    }
     if (this.current.size >= this.options.batchMaxMessages) this.pump();
   }
 
@@ -107,7 +114,11 @@ export class Ingestor {
   private async storeUntilDurable(batch: Batch): Promise<void> {
     const started = performance.now();
     await retryUntilDone(
-      (attempt) => traceBatch(this.tracer, batch, attempt, () => this.options.store(batch)),
+      async (attempt) => {
+        const pool = this.options.decodePool;
+        if (pool && batch.awaitingDecode) batch.decodedBy(await pool.decode(batch.raw()));
+        await traceBatch(this.tracer, batch, attempt, () => this.options.store(batch));
+      },
       {
         minMs: this.options.retryMinMs,
         maxMs: this.options.retryMaxMs,

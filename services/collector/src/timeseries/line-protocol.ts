@@ -1,4 +1,4 @@
-import type { Sample } from '@iot-meter/common';
+import type { Sample } from '@iot-meter/common/protocol';
 
 /** The measurement every sample goes to (architecture §3). */
 export const MEASUREMENT = 'iot_telemetry';
