@@ -174,6 +174,31 @@ SH
     -o "$GOBIN/influxd" github.com/influxdata/influxdb/v2/cmd/influxd
 }
 
+# Telegraf with only the plugins the ingest benchmark configures ("custom" leaves out the other
+# few hundred). `go install …@version` would ignore its go.mod's `godebug x509negativeserial=1`, so a
+# wrapper module repeats it and Telegraf's go line, which sets the other GODEBUG defaults (its go.mod
+# has no replace directives to repeat); -mod=mod resolves only the packages these tags build, not
+# every plugin's dependencies as `go mod tidy` would. The ldflag is the version its Makefile stamps.
+build_telegraf() {
+  install_cached "$cache_root/telegraf-$TELEGRAF_VERSION/telegraf" telegraf build_telegraf_in_wrapper
+}
+
+build_telegraf_in_wrapper() {
+  cat >go.mod <<MOD
+module iot-meter/telegraf-build
+
+go 1.25.5
+
+godebug x509negativeserial=1
+
+require github.com/influxdata/telegraf $TELEGRAF_VERSION
+MOD
+  CGO_ENABLED=0 go build -mod=mod \
+    -tags custom,inputs.mqtt_consumer,outputs.influxdb_v2,parsers.json_v2,processors.unpivot \
+    -ldflags "-X github.com/influxdata/telegraf/internal.Version=${TELEGRAF_VERSION#v}" \
+    -o "$GOBIN/telegraf" github.com/influxdata/telegraf/cmd/telegraf
+}
+
 # Another Debian release of Mosquitto than the installed one, unpacked into the cache (the delivery
 # soak runs against several broker versions): `apt-get download` fetches the exact package, which
 # runs with the libraries the installed release already brought.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local stack: the real PostgreSQL, Mosquitto, MinIO, InfluxDB 2 and Prometheus on loopback,
 # and the tools only the tests use.
-#   stack.sh up|down|status|env      the whole stack (`up` builds only the servers it starts)
+#   stack.sh up|down|status|env      the whole stack (`up` builds the servers it starts, mc and
+#                                    the ingest benchmark's Telegraf)
 #   stack.sh tools                   builds the test tools: helm, the Kubernetes control plane
 #                                    (etcd, kube-*, kubectl, kwok) and schemathesis
 #   stack.sh stop|kill|start NAME    one server: SIGTERM (graceful), SIGKILL, or start if down
@@ -312,6 +313,7 @@ cmd_up() {
   build_minio >/dev/null
   build_influxd >/dev/null
   build_mc >/dev/null
+  build_telegraf >/dev/null
   # A fresh broker database on every `up`: tests and benchmarks interrupted mid-run leave persistent
   # sessions behind (a collector's lives for a week), and each would queue every message every later
   # test publishes. Restarting one server (`start mosquitto`) keeps its database.
@@ -448,6 +450,7 @@ export DEVICE_MANAGER_S3_ACCESS_KEY=iot-meter-device-manager
 export DEVICE_MANAGER_S3_SECRET_KEY=$S3_DEVICE_MANAGER_SECRET_KEY
 export PG_SUPERUSER_URL=$(pg_superuser_url)
 export MC_BIN=$cache_root/mc-$MC_VERSION/mc
+export TELEGRAF_BIN=$cache_root/telegraf-$TELEGRAF_VERSION/telegraf
 ENV
 }
 

@@ -1,30 +1,41 @@
-// npm run bench:ingest [-- --messages N --json]: ingest throughput on the local stack, each figure
-// measured in the same run so the ratios compare like with like. Consumers drain a backlog that was
-// queued in their persistent session first, so the publisher's speed does not limit them.
+// npm run bench:ingest [-- --messages N --json --telegraf-sweep]: ingest throughput on the local
+// stack, each figure measured in the same run so the ratios compare like with like. Consumers drain
+// a backlog that was queued in their persistent session first, so the publisher's speed does not
+// limit them. Telegraf, configured as the collector is, drains the same v1 backlog as a reference.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { createInflux, createObjectStore, loadConfig } from '@iot-meter/common';
+import { createInflux, createObjectStore, influxEnv, loadConfig } from '@iot-meter/common';
 import {
   createTestDatabase,
-  stackMqttEnv,
+  createTestInfluxBucket,
   stackMqttLogin,
   type TestDatabase,
+  type TestInfluxBucket,
   waitFor,
 } from '@iot-meter/common/testing';
 import mqtt from 'mqtt';
+import { stackEnvFor } from '../../../scripts/stack/service-env.js';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import { collectorConfig } from '../src/config.js';
 import { createInfluxWriter } from '../src/timeseries/influx-writer.js';
 import { toLineProtocol } from '../src/timeseries/line-protocol.js';
+import { assertSamePoints } from './points-check.js';
+import { readProcessUsage } from './process-usage.js';
+import { startTelegraf, type TelegrafSettings, telegrafConfig } from './telegraf-contender.js';
 
 const run = promisify(execFile);
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 // The heap cap the collector's start script uses: V8 grows its heap lazily far past the live set.
 const NODE_ARGS = ['--max-old-space-size=192'];
 const { values: args } = parseArgs({
-  options: { messages: { type: 'string', default: '200000' }, json: { type: 'boolean', default: false } },
+  options: {
+    messages: { type: 'string', default: '200000' },
+    json: { type: 'boolean', default: false },
+    'telegraf-sweep': { type: 'boolean', default: false },
+  },
 });
 const N = Number(args.messages);
 const stackEnv = readStackEnv();
@@ -33,13 +44,26 @@ const asCollector = stackMqttLogin(stackEnv, 'collector');
 const asDevices = stackMqttLogin(stackEnv);
 const id = randomBytes(3).toString('hex');
 const T0 = Date.parse('2026-01-01T00:00:00Z');
+// Every point a run writes: v1 messages 1 ms apart, v2 measurements 1 ms apart.
+const POINTS_RANGE = { start: new Date(T0).toISOString(), stop: new Date(T0 + 20 * N + 1000).toISOString() };
+// The collectors' and Telegraf's v1 backlogs come from this many devices, round-robin.
+const V1_DEVICES = 100;
 const results: Record<string, number> = {};
+// The bench's own writes and queries run as the stores' admin; the collectors as themselves.
+const adminConfig = loadConfig(collectorConfig, stackEnv);
+const influxQuery = createInflux(adminConfig).getQueryApi(adminConfig.INFLUX_ORG);
+
+/** A run's devices, `bench-<label>-<id>-000` on, all starting with `bench-<label>-<id>-`. */
+const fleet = (label: string, count: number) =>
+  Array.from({ length: count }, (_, d) => `bench-${label}-${id}-${String(d).padStart(3, '0')}`);
+const v1Devices = fleet('v1', V1_DEVICES);
 
 const v1 = (device: string, i: number) =>
   JSON.stringify({
     timestamp: new Date(T0 + i).toISOString(),
     device_id: device,
     temperature: 20 + (i % 100) / 10,
+    unit: 'celsius',
   });
 const v2 = (device: string, i: number) =>
   JSON.stringify({
@@ -56,12 +80,15 @@ const v2 = (device: string, i: number) =>
     })),
   });
 
-/** Creates persistent sessions in a share group, then queues `count` messages into them. */
+/**
+ * Creates persistent sessions in a share group, then queues `count` messages into them, message `i`
+ * from device `i` modulo the devices' count.
+ */
 async function queueBacklog(
   group: string,
-  clientIds: string[],
-  topic: string,
-  payload: (i: number) => string,
+  clientIds: readonly string[],
+  devices: readonly string[],
+  payload: (device: string, i: number) => string,
   count = N,
 ) {
   for (const clientId of clientIds) {
@@ -72,7 +99,7 @@ async function queueBacklog(
       protocolVersion: 5,
       properties: { sessionExpiryInterval: 600 },
     });
-    await c.subscribeAsync(`$share/${group}/${topic.replace(/^iot\/[^/]+/, 'iot/+')}`, { qos: 1 });
+    await c.subscribeAsync(`$share/${group}/iot/+/telemetry`, { qos: 1 });
     await c.endAsync();
   }
   const pub = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
@@ -82,8 +109,10 @@ async function queueBacklog(
   });
   for (let i = 0; i < count; i += 1000) {
     const batch = [];
-    for (let k = i; k < Math.min(count, i + 1000); k += 1)
-      batch.push(pub.publishAsync(topic, payload(k), { qos: 1 }));
+    for (let k = i; k < Math.min(count, i + 1000); k += 1) {
+      const device = devices[k % devices.length] ?? '';
+      batch.push(pub.publishAsync(`iot/${device}/telemetry`, payload(device, k), { qos: 1 }));
+    }
     await Promise.all(batch);
   }
   await pub.endAsync();
@@ -101,7 +130,7 @@ async function endSession(clientId: string) {
 
 async function ceilingMosquittoSub(label: string, payload: typeof v1): Promise<number> {
   const clientId = `bench-msub-${label}-${id}`;
-  await queueBacklog(`bm-${id}`, [clientId], `iot/bm-${id}/telemetry`, (i) => payload(`bm-${id}`, i));
+  await queueBacklog(`bm-${id}`, [clientId], [`bm-${id}`], payload);
   const url = new URL(stackEnv.MQTT_URL ?? '');
   const started = performance.now();
   await run(
@@ -120,7 +149,7 @@ async function ceilingMosquittoSub(label: string, payload: typeof v1): Promise<n
 
 async function ceilingMqttJs(): Promise<number> {
   const clientId = `bench-mjs-${id}`;
-  await queueBacklog(`bj-${id}`, [clientId], `iot/bj-${id}/telemetry`, (i) => v1(`bj-${id}`, i));
+  await queueBacklog(`bj-${id}`, [clientId], [`bj-${id}`], v1);
   const started = performance.now();
   let received = 0;
   const client = mqtt.connect(stackEnv.MQTT_URL ?? '', {
@@ -146,15 +175,14 @@ async function ceilingInflux(
   payload: (i: number) => string,
   pointsPerMessage: number,
 ): Promise<number> {
-  const config = loadConfig(collectorConfig, stackEnv);
   const writer = createInfluxWriter(
     {
-      url: config.INFLUX_URL,
-      token: config.INFLUX_TOKEN,
-      org: config.INFLUX_ORG,
-      bucket: config.INFLUX_BUCKET,
+      url: adminConfig.INFLUX_URL,
+      token: adminConfig.INFLUX_TOKEN,
+      org: adminConfig.INFLUX_ORG,
+      bucket: adminConfig.INFLUX_BUCKET,
     },
-    { timeoutMs: 60_000, gzipLevel: config.INGEST_GZIP_LEVEL },
+    { timeoutMs: 60_000, gzipLevel: adminConfig.INGEST_GZIP_LEVEL },
   );
   // Each message's lines, as the collector builds them.
   const lines: string[] = [];
@@ -166,6 +194,7 @@ async function ceilingInflux(
           {
             metric: 'temperature',
             value: body.temperature,
+            unit: body.unit,
             timeNs: BigInt(Date.parse(body.timestamp)) * 1_000_000n,
           },
         ]),
@@ -195,13 +224,15 @@ async function ceilingInflux(
   return N / ((performance.now() - started) / 1000);
 }
 
-type CollectorRun = {
+type DrainRun = {
   rate: number;
   cpuSeconds: number;
+  cpuMicrosPerMessage: number;
   rssBytes: number;
-  putsPerThousand: number;
-  shares: number[];
+  firstPointSeconds: number;
 };
+
+type CollectorRun = DrainRun & { putsPerThousand: number; shares: number[] };
 
 async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -211,76 +242,172 @@ async function metric(port: number, name: string): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
-/** Collectors (compiled, as separate processes) draining a backlog of `N` messages into both stores. */
-async function collectorDrain(
-  label: string,
-  replicas: number,
-  payload: (device: string, i: number) => string,
-): Promise<CollectorRun> {
-  const database = await createTestDatabase(stackEnv.DATABASE_URL ?? '');
-  const device = `bench-${label}-${id}`;
-  const group = `bc-${label}-${id}`;
-  const bucket = `bench-${label}-${id}`;
-  const ids = Array.from({ length: replicas }, (_, r) => `bench-${label}-${id}-${r}`);
-  await queueBacklog(group, ids, `iot/${device}/telemetry`, (i) => payload(device, i));
-  const started = performance.now();
-  const procs = ids.map((clientId, r) =>
-    spawn(process.execPath, [...NODE_ARGS, main], {
-      env: {
-        ...process.env,
-        ...stackEnv,
-        ...stackMqttEnv(stackEnv, 'collector'),
-        DATABASE_URL: database.url,
-        S3_BUCKET: bucket,
-        MQTT_SHARE_GROUP: group,
-        MQTT_CLIENT_ID: clientId,
-        PORT: String(18_600 + r),
-        LOG_LEVEL: 'warn',
-      },
-      stdio: 'ignore',
-    }),
-  );
-  const ports = ids.map((_, r) => 18_600 + r);
-  let stored: number[] = ports.map(() => 0);
-  let rss = 0;
+/**
+ * Times a contender's drain of `N` messages from `startedAt` (its spawn) until `progress` reaches N,
+ * asked every 100 ms for every contender alike. CPU time and peak RSS are its processes' own, read
+ * from /proc at that moment; the first point is polled for meanwhile.
+ */
+async function measureDrain(
+  startedAt: number,
+  pids: readonly (number | undefined)[],
+  progress: () => Promise<number>,
+  points: { bucket: string; devicePrefix: string },
+): Promise<DrainRun> {
+  let done = 0;
   let failure: Error | undefined;
   stallGuard(
-    () => stored.reduce((a, b) => a + b, 0),
+    () => done,
     (err) => {
       failure = err;
     },
   );
+  const firstPoint = firstPointAfter(startedAt, points, () => failure);
   // No deadline: the stall guard ends a phase that stops moving.
   await waitFor(
     async () => {
       if (failure) throw failure;
-      stored = await Promise.all(
-        ports.map((p) => metric(p, 'iot_collector_messages_stored_total').catch(() => 0)),
-      );
-      const memory = await Promise.all(
-        ports.map((p) => metric(p, 'process_resident_memory_bytes').catch(() => 0)),
-      );
-      rss = Math.max(rss, ...memory);
-      return stored.reduce((a, b) => a + b, 0) >= N;
+      done = await progress();
+      return done >= N;
     },
     `${N} messages stored`,
     { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 100 },
   );
-  const seconds = (performance.now() - started) / 1000;
-  const cpuSeconds = (await Promise.all(ports.map((p) => metric(p, 'process_cpu_seconds_total')))).reduce(
-    (a, b) => a + b,
-    0,
-  );
-  const objects = await tearDown(procs, bucket, ids, database);
+  const seconds = (performance.now() - startedAt) / 1000;
+  const usage = pids.map(readProcessUsage);
+  const cpuSeconds = usage.reduce((sum, u) => sum + u.cpuSeconds, 0);
   return {
     rate: N / seconds,
     cpuSeconds,
-    rssBytes: rss,
+    cpuMicrosPerMessage: (cpuSeconds / N) * 1e6,
+    // The largest process's: each replica has a heap cap of its own.
+    rssBytes: Math.max(...usage.map((u) => u.peakRssBytes)),
+    firstPointSeconds: await firstPoint,
+  };
+}
+
+/**
+ * Seconds from `startedAt` until InfluxDB answers with a point of a device whose id starts with
+ * `devicePrefix`, asked every 20 ms: the time of the answer that first holds one.
+ */
+async function firstPointAfter(
+  startedAt: number,
+  { bucket, devicePrefix }: { bucket: string; devicePrefix: string },
+  failure: () => Error | undefined,
+): Promise<number> {
+  let seconds = 0;
+  await waitFor(
+    async () => {
+      const err = failure();
+      if (err) throw err;
+      const rows = await influxQuery.collectRows(
+        `from(bucket: "${bucket}") |> range(start: ${POINTS_RANGE.start}, stop: ${POINTS_RANGE.stop}) |> filter(fn: (r) => r.device_id =~ /^${devicePrefix}/) |> limit(n: 1)`,
+      );
+      seconds = (performance.now() - startedAt) / 1000;
+      return rows.length > 0;
+    },
+    `a point of ${devicePrefix}* in ${bucket}`,
+    { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 20 },
+  );
+  return seconds;
+}
+
+/**
+ * A compiled collector as its own process, with its own accounts at the broker and in the stores
+ * (the chart's rights, docs/security.md), on the run's database.
+ */
+function spawnCollector(database: TestDatabase, group: string, clientId: string, port: number): ChildProcess {
+  return spawn(process.execPath, [...NODE_ARGS, main], {
+    env: {
+      ...process.env,
+      ...stackEnvFor(stackEnv, 'COLLECTOR'),
+      DATABASE_URL: database.urlAs(stackEnv.COLLECTOR_DATABASE_URL ?? ''),
+      MQTT_SHARE_GROUP: group,
+      MQTT_CLIENT_ID: clientId,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: 'ignore',
+  });
+}
+
+/** Collectors draining a backlog of `N` messages from `devices` into both stores. */
+async function collectorDrain(
+  label: string,
+  replicas: number,
+  devices: readonly string[],
+  payload: (device: string, i: number) => string,
+): Promise<CollectorRun> {
+  const database = await createTestDatabase(stackEnv.DATABASE_URL ?? '');
+  const group = `bc-${label}-${id}`;
+  const ids = Array.from({ length: replicas }, (_, r) => `bench-${label}-${id}-${r}`);
+  await queueBacklog(group, ids, devices, payload);
+  const started = performance.now();
+  const procs = ids.map((clientId, r) => spawnCollector(database, group, clientId, 18_600 + r));
+  const ports = ids.map((_, r) => 18_600 + r);
+  let stored: number[] = ports.map(() => 0);
+  const run = await measureDrain(
+    started,
+    procs.map((p) => p.pid),
+    async () => {
+      stored = await Promise.all(
+        ports.map((p) => metric(p, 'iot_collector_messages_stored_total').catch(() => 0)),
+      );
+      return stored.reduce((a, b) => a + b, 0);
+    },
+    { bucket: adminConfig.INFLUX_BUCKET, devicePrefix: `bench-${label}-${id}-` },
+  );
+  const objects = await tearDown(procs, ids, database);
+  return {
+    ...run,
     putsPerThousand: (objects / N) * 1000,
     // Of what the two stored: whatever else is published on iot/+/… meanwhile (other test files on
     // the same broker) reaches this group too, so the total can pass N.
     shares: stored.map((s) => s / stored.reduce((a, b) => a + b, 0)),
   };
+}
+
+/**
+ * Telegraf draining the collectors' v1 backlog (the same devices and messages) into a bucket of its
+ * own, which the caller drops.
+ */
+async function telegrafDrain(
+  label: string,
+  settings: TelegrafSettings,
+): Promise<{ run: DrainRun; bucket: TestInfluxBucket }> {
+  const bin = stackEnv.TELEGRAF_BIN ?? '';
+  if (!existsSync(bin)) throw new Error(`no Telegraf at '${bin}': run 'bash scripts/stack/stack.sh up'`);
+  const bucket = await createTestInfluxBucket(loadConfig(influxEnv, stackEnv), `bench-telegraf-${label}`);
+  const clientId = `bench-telegraf-${label}-${id}`;
+  const shareGroup = `bt-${label}-${id}`;
+  await queueBacklog(shareGroup, [clientId], v1Devices, v1);
+  const target = {
+    mqttUrl: stackEnv.MQTT_URL ?? '',
+    username: asCollector.username,
+    shareGroup,
+    clientId,
+    influxUrl: adminConfig.INFLUX_URL,
+    org: adminConfig.INFLUX_ORG,
+    bucket: bucket.name,
+  };
+  const telegraf = await startTelegraf(bin, telegrafConfig(target, settings), {
+    MQTT_PASSWORD: asCollector.password,
+    INFLUX_TOKEN: bucket.writeToken,
+  });
+  try {
+    const run = await measureDrain(
+      telegraf.startedAt,
+      [telegraf.pid],
+      async () => {
+        telegraf.assertRunning();
+        return telegraf.written();
+      },
+      { bucket: bucket.name, devicePrefix: `bench-v1-${id}-` },
+    );
+    return { run, bucket };
+  } finally {
+    await telegraf.stop();
+    await endSession(clientId);
+  }
 }
 
 /**
@@ -292,22 +419,8 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
   const database = await createTestDatabase(stackEnv.DATABASE_URL ?? '');
   const device = `bench-lat-${id}`;
   const clientId = `bench-lat-${id}-0`;
-  const bucket = `bench-lat-${id}`;
   const port = 18_610;
-  const proc = spawn(process.execPath, [...NODE_ARGS, main], {
-    env: {
-      ...process.env,
-      ...stackEnv,
-      ...stackMqttEnv(stackEnv, 'collector'),
-      DATABASE_URL: database.url,
-      S3_BUCKET: bucket,
-      MQTT_SHARE_GROUP: `bl-${id}`,
-      MQTT_CLIENT_ID: clientId,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-    },
-    stdio: 'ignore',
-  });
+  const proc = spawnCollector(database, `bl-${id}`, clientId, port);
   await waitFor(
     () =>
       fetch(`http://127.0.0.1:${port}/readyz`).then(
@@ -317,11 +430,9 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
     "the collector's /readyz",
     { timeoutMs: 30_000 },
   );
-  const config = loadConfig(collectorConfig, stackEnv);
-  const query = createInflux(config).getQueryApi(config.INFLUX_ORG);
   const newest = async () => {
-    const rows = await query.collectRows<{ _time: string }>(
-      `from(bucket: "${config.INFLUX_BUCKET}") |> range(start: -10m) |> filter(fn: (r) => r.device_id == "${device}") |> last()`,
+    const rows = await influxQuery.collectRows<{ _time: string }>(
+      `from(bucket: "${adminConfig.INFLUX_BUCKET}") |> range(start: -10m) |> filter(fn: (r) => r.device_id == "${device}") |> last()`,
     );
     return rows.length > 0 ? Date.parse(rows[0]?._time ?? '') : 0;
   };
@@ -359,7 +470,12 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
       batch.push(
         pub.publishAsync(
           `iot/${device}/telemetry`,
-          JSON.stringify({ timestamp: new Date(now).toISOString(), device_id: device, temperature: k % 50 }),
+          JSON.stringify({
+            timestamp: new Date(now).toISOString(),
+            device_id: device,
+            temperature: k % 50,
+            unit: 'celsius',
+          }),
           { qos: 1 },
         ),
       );
@@ -370,25 +486,31 @@ async function latencyAtRate(perSecond: number): Promise<{ p50: number; p99: num
   publishing = false;
   await poller;
   await pub.endAsync();
-  await tearDown([proc], bucket, [clientId], database);
+  await tearDown([proc], [clientId], database);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-/** Stops the collectors and removes what a run left: bucket, sessions, database. Returns the object count. */
+/**
+ * Stops the collectors and removes what a run left: its archive objects, sessions, database.
+ * Returns the object count.
+ */
 async function tearDown(
   procs: readonly ChildProcess[],
-  bucket: string,
   clientIds: readonly string[],
   database: TestDatabase,
 ): Promise<number> {
   for (const proc of procs) proc.kill('SIGTERM');
   await Promise.all(procs.map((proc) => new Promise((r) => proc.once('exit', r))));
-  const store = createObjectStore({ ...loadConfig(collectorConfig, stackEnv), S3_BUCKET: bucket });
-  const objects = (await store.listObjectsV2(bucket, '', true).toArray()).map((o) => o.name ?? '');
+  // The stack's archive bucket, where the collectors' own account may write: their objects' keys
+  // hold their client ids (raw/<hour>/<client id>/<batch>.records).
+  const bucket = adminConfig.S3_BUCKET;
+  const store = createObjectStore(adminConfig);
+  const objects = (await store.listObjectsV2(bucket, '', true).toArray())
+    .map((o) => o.name ?? '')
+    .filter((name) => clientIds.some((clientId) => name.includes(`/${clientId}/`)));
   await store.removeObjects(bucket, objects);
-  await store.removeBucket(bucket);
   for (const clientId of clientIds) await endSession(clientId);
   await database.drop();
   return objects.length;
@@ -413,6 +535,53 @@ const phase = (name: string) => process.stderr.write(`bench: ${name}\n`);
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 const perSecond = (rate: number) => `${Math.round(rate).toLocaleString('en-US')} msg/s`;
+const cores = (run: DrainRun) => `CPU ${(run.cpuSeconds / (N / run.rate)).toFixed(2)} cores`;
+const usage = (run: DrainRun) =>
+  `${run.cpuMicrosPerMessage.toFixed(1)} µs CPU/msg; peak RSS ${mib(run.rssBytes)}; first point after start ${run.firstPointSeconds.toFixed(2)} s`;
+
+/** Telegraf as configured for the comparison, and the same with its messages acknowledged once written. */
+const TELEGRAF: TelegrafSettings = {
+  metricTag: 'unpivot',
+  metricBatchSize: 5000,
+  maxUndelivered: 5000,
+  concurrentWrites: 1,
+};
+const TELEGRAF_TRACKED: TelegrafSettings = { ...TELEGRAF, metricTag: 'constant' };
+// Both again, under the same later conditions (InfluxDB compacting the v2 runs' points), then the
+// tracked one with other settings. Mosquitto lets an MQTT 3.1.1 client such as Telegraf's hold at
+// most max_inflight_messages (1000, as the chart sets it) unacknowledged, so the tracked Telegraf
+// never fills a 5,000-metric batch and writes on the 200 ms flush alone, whatever
+// max_undelivered_messages allows: the last run's batches fit that window.
+const TELEGRAF_SWEEP: TelegrafSettings[] = [
+  TELEGRAF,
+  TELEGRAF_TRACKED,
+  { ...TELEGRAF_TRACKED, maxUndelivered: 1000 },
+  { ...TELEGRAF_TRACKED, maxUndelivered: 20_000 },
+  { ...TELEGRAF_TRACKED, concurrentWrites: 2 },
+  { ...TELEGRAF_TRACKED, concurrentWrites: 4 },
+  { ...TELEGRAF_TRACKED, metricBatchSize: 1000 },
+];
+const settingsOf = (s: TelegrafSettings) =>
+  `${s.metricTag === 'unpivot' ? 'unpivot, acks before writing' : 'acks after writing'}, metric_batch_size ${s.metricBatchSize}, max_undelivered ${s.maxUndelivered}, concurrent_writes ${s.concurrentWrites}`;
+
+/** Telegraf drains the collector's v1 backlog; the benchmark fails unless its points are the collector's. */
+async function telegrafChecked(label: string, settings: TelegrafSettings) {
+  const { run, bucket } = await telegrafDrain(label, settings);
+  phase(`Telegraf's points against the collector's (${settingsOf(settings)})`);
+  let pointsChecked: number;
+  try {
+    pointsChecked = await assertSamePoints(influxQuery, adminConfig.INFLUX_BUCKET, bucket.name, {
+      devicePrefix: `bench-v1-${id}-`,
+      ...POINTS_RANGE,
+      sampleDevices: [0, V1_DEVICES / 2, V1_DEVICES - 1].map((d) => v1Devices[d] ?? ''),
+    });
+  } finally {
+    await bucket.drop();
+  }
+  if (pointsChecked !== N)
+    throw new Error(`Telegraf's and the collector's buckets hold ${pointsChecked} points, not ${N}`);
+  return { ...run, pointsChecked };
+}
 
 phase('mosquitto_sub ceiling, v1');
 results.mosquitto_sub = await ceilingMosquittoSub('v1', v1);
@@ -421,7 +590,11 @@ results.mqttjs = await ceilingMqttJs();
 phase('InfluxDB ceiling, v1');
 results.influx_v1 = await ceilingInflux(`bench-iv1-${id}`, (i) => v1('x', i), 1);
 phase('collector, v1');
-const collectorV1 = await collectorDrain('v1', 1, v1);
+const collectorV1 = await collectorDrain('v1', 1, v1Devices, v1);
+phase('Telegraf, v1');
+const telegraf = await telegrafChecked('v1', TELEGRAF);
+phase('Telegraf acknowledging after writing, v1');
+const telegrafTracked = await telegrafChecked('v1t', TELEGRAF_TRACKED);
 phase('latency at half the v1 rate');
 const latency = await latencyAtRate(collectorV1.rate / 2);
 phase('mosquitto_sub ceiling, v2');
@@ -429,39 +602,70 @@ results.mosquitto_sub_v2 = await ceilingMosquittoSub('v2', v2);
 phase('InfluxDB ceiling, v2');
 results.influx_v2 = await ceilingInflux(`bench-iv2-${id}`, (i) => v2('x', i), 20);
 phase('collector, v2');
-const collectorV2 = await collectorDrain('v2', 1, v2);
+const collectorV2 = await collectorDrain('v2', 1, fleet('v2', 1), v2);
 phase('two collectors, v1');
-const twoCollectors = await collectorDrain('v1x2', 2, v1);
+const twoCollectors = await collectorDrain('v1x2', 2, fleet('v1x2', V1_DEVICES), v1);
+const telegrafSweep: (TelegrafSettings & DrainRun)[] = [];
+if (args['telegraf-sweep']) {
+  for (const [i, settings] of TELEGRAF_SWEEP.entries()) {
+    phase(`Telegraf sweep, ${settingsOf(settings)}`);
+    const { run, bucket } = await telegrafDrain(`s${i}`, settings);
+    await bucket.drop();
+    telegrafSweep.push({ ...settings, ...run });
+  }
+}
 
 const rows = [
   ['mosquitto_sub drain, v1 (ceiling)', perSecond(results.mosquitto_sub), ''],
   ['MQTT.js do-nothing subscriber (ceiling)', perSecond(results.mqttjs), ''],
   ['InfluxDB direct write, v1 points (ceiling)', perSecond(results.influx_v1), ''],
+  ...[telegraf, telegrafTracked].map((run) => [
+    run === telegraf ? 'Telegraf, v1 (reference; acks before writing)' : 'Telegraf acking after writing, v1',
+    perSecond(run.rate),
+    `${cores(run)}; ${usage(run)}; its ${run.pointsChecked.toLocaleString('en-US')} points equal the collector's`,
+  ]),
   [
-    'collector end to end, v1',
+    `collector end to end, v1 (${V1_DEVICES} devices)`,
     perSecond(collectorV1.rate),
-    `${(collectorV1.rate / results.influx_v1).toFixed(2)}× InfluxDB direct, ${(collectorV1.rate / Math.min(results.influx_v1, results.mosquitto_sub)).toFixed(2)}× the lower ceiling; CPU ${(collectorV1.cpuSeconds / (N / collectorV1.rate)).toFixed(2)} cores; RSS ${mib(collectorV1.rssBytes)}; ${collectorV1.putsPerThousand.toFixed(2)} PUTs/1000 msg`,
+    `${(collectorV1.rate / telegraf.rate).toFixed(2)}× Telegraf, ${(collectorV1.rate / telegrafTracked.rate).toFixed(2)}× Telegraf acking after writing, ${(collectorV1.rate / results.influx_v1).toFixed(2)}× InfluxDB direct, ${(collectorV1.rate / Math.min(results.influx_v1, results.mosquitto_sub)).toFixed(2)}× the lower ceiling; ${cores(collectorV1)}; ${usage(collectorV1)}; ${collectorV1.putsPerThousand.toFixed(2)} PUTs/1000 msg`,
   ],
   [
     'publish → queryable latency at half that rate',
     `p50 ${latency.p50} ms`,
-    `p99 ${latency.p99} ms (flush interval ${loadConfig(collectorConfig, stackEnv).INGEST_FLUSH_INTERVAL_MS} ms)`,
+    `p99 ${latency.p99} ms (flush interval ${adminConfig.INGEST_FLUSH_INTERVAL_MS} ms)`,
   ],
   ['mosquitto_sub drain, v2 ×20 (ceiling)', perSecond(results.mosquitto_sub_v2), ''],
   ['InfluxDB direct write, v2 ×20 points (ceiling)', perSecond(results.influx_v2), ''],
   [
     'collector end to end, v2 ×20',
     perSecond(collectorV2.rate),
-    `${(collectorV2.rate / results.influx_v2).toFixed(2)}× InfluxDB direct, ${(collectorV2.rate / Math.min(results.influx_v2, results.mosquitto_sub_v2)).toFixed(2)}× the lower ceiling; CPU ${(collectorV2.cpuSeconds / (N / collectorV2.rate)).toFixed(2)} cores; RSS ${mib(collectorV2.rssBytes)}; ${collectorV2.putsPerThousand.toFixed(2)} PUTs/1000 msg`,
+    `${(collectorV2.rate / results.influx_v2).toFixed(2)}× InfluxDB direct, ${(collectorV2.rate / Math.min(results.influx_v2, results.mosquitto_sub_v2)).toFixed(2)}× the lower ceiling; ${cores(collectorV2)}; ${usage(collectorV2)}; ${collectorV2.putsPerThousand.toFixed(2)} PUTs/1000 msg`,
   ],
   [
     'two collectors, v1',
     perSecond(twoCollectors.rate),
-    `${(twoCollectors.rate / collectorV1.rate).toFixed(2)}× one collector; shares ${twoCollectors.shares.map((s) => `${(s * 100).toFixed(0)}%`).join(' / ')}`,
+    `${(twoCollectors.rate / collectorV1.rate).toFixed(2)}× one collector; shares ${twoCollectors.shares.map((s) => `${(s * 100).toFixed(0)}%`).join(' / ')}; ${cores(twoCollectors)}; ${usage(twoCollectors)}`,
   ],
+  ...telegrafSweep.map((run) => [
+    `Telegraf sweep: ${settingsOf(run)}`,
+    perSecond(run.rate),
+    `collector ${(collectorV1.rate / run.rate).toFixed(2)}× this; ${cores(run)}; ${usage(run)}`,
+  ]),
 ];
 if (args.json) {
-  console.log(JSON.stringify({ messages: N, results, collectorV1, latency, collectorV2, twoCollectors }));
+  console.log(
+    JSON.stringify({
+      messages: N,
+      results,
+      collectorV1,
+      telegraf,
+      telegrafTracked,
+      latency,
+      collectorV2,
+      twoCollectors,
+      telegrafSweep,
+    }),
+  );
 } else {
   console.log(`ingest benchmark, ${N.toLocaleString('en-US')} messages per run (QoS 1 backlog drained)\n`);
   for (const [name, rate, note] of rows) console.log(`${name?.padEnd(48)} ${rate?.padStart(14)}  ${note}`);

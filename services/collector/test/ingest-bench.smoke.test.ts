@@ -11,10 +11,18 @@ describe('ingest benchmark (smoke run)', () => {
     expect(report.messages).toBe(2000);
     for (const key of ['mosquitto_sub', 'mosquitto_sub_v2', 'mqttjs', 'influx_v1', 'influx_v2'])
       expect(report.results[key]).toBeGreaterThan(0);
-    for (const run of [report.collectorV1, report.collectorV2, report.twoCollectors]) {
+    const { collectorV1, collectorV2, twoCollectors, telegraf, telegrafTracked } = report;
+    for (const run of [collectorV1, collectorV2, twoCollectors, telegraf, telegrafTracked]) {
       expect(run.rate).toBeGreaterThan(0);
+      expect(run.cpuSeconds).toBeGreaterThan(0);
+      expect(run.cpuMicrosPerMessage).toBeCloseTo((run.cpuSeconds / 2000) * 1e6);
       expect(run.rssBytes).toBeGreaterThan(0);
+      expect(run.firstPointSeconds).toBeGreaterThan(0);
     }
+    // Every point of each Telegraf bucket was compared with the collector's, and they were the same.
+    expect(telegraf.pointsChecked).toBe(2000);
+    expect(telegrafTracked.pointsChecked).toBe(2000);
+    expect(report.telegrafSweep).toEqual([]);
     expect(report.latency.p99).toBeGreaterThanOrEqual(report.latency.p50);
     expect(report.latency.p50).toBeGreaterThan(0);
     expect(report.twoCollectors.shares).toHaveLength(2);
