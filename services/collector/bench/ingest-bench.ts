@@ -315,7 +315,13 @@ async function firstPointAfter(
  * A compiled collector as its own process, with its own accounts at the broker and in the stores
  * (the chart's rights, docs/security.md), on the run's database.
  */
-function spawnCollector(database: TestDatabase, group: string, clientId: string, port: number): ChildProcess {
+function spawnCollector(
+  database: TestDatabase,
+  group: string,
+  clientId: string,
+  port: number,
+  env: Record<string, string> = {},
+): ChildProcess {
   return spawn(process.execPath, [...NODE_ARGS, main], {
     env: {
       ...process.env,
@@ -325,6 +331,7 @@ function spawnCollector(database: TestDatabase, group: string, clientId: string,
       MQTT_CLIENT_ID: clientId,
       PORT: String(port),
       LOG_LEVEL: 'warn',
+      ...env,
     },
     stdio: 'ignore',
   });
@@ -336,13 +343,14 @@ async function collectorDrain(
   replicas: number,
   devices: readonly string[],
   payload: (device: string, i: number) => string,
+  env: Record<string, string> = {},
 ): Promise<CollectorRun> {
   const database = await createTestDatabase(stackEnv.DATABASE_URL ?? '');
   const group = `bc-${label}-${id}`;
   const ids = Array.from({ length: replicas }, (_, r) => `bench-${label}-${id}-${r}`);
   await queueBacklog(group, ids, devices, payload);
   const started = performance.now();
-  const procs = ids.map((clientId, r) => spawnCollector(database, group, clientId, 18_600 + r));
+  const procs = ids.map((clientId, r) => spawnCollector(database, group, clientId, 18_600 + r, env));
   const ports = ids.map((_, r) => 18_600 + r);
   let stored: number[] = ports.map(() => 0);
   const run = await measureDrain(
@@ -591,6 +599,15 @@ phase('InfluxDB ceiling, v1');
 results.influx_v1 = await ceilingInflux(`bench-iv1-${id}`, (i) => v1('x', i), 1);
 phase('collector, v1');
 const collectorV1 = await collectorDrain('v1', 1, v1Devices, v1);
+const collectorV1Workers: CollectorRun[] = [];
+for (const workers of [1, 2]) {
+  phase(`collector, v1, ${workers} decode worker thread${workers === 1 ? '' : 's'}`);
+  collectorV1Workers.push(
+    await collectorDrain(`v1w${workers}`, 1, fleet(`v1w${workers}`, V1_DEVICES), v1, {
+      INGEST_WORKERS: String(workers),
+    }),
+  );
+}
 phase('Telegraf, v1');
 const telegraf = await telegrafChecked('v1', TELEGRAF);
 phase('Telegraf acknowledging after writing, v1');
@@ -629,6 +646,11 @@ const rows = [
     perSecond(collectorV1.rate),
     `${(collectorV1.rate / telegraf.rate).toFixed(2)}× Telegraf, ${(collectorV1.rate / telegrafTracked.rate).toFixed(2)}× Telegraf acking after writing, ${(collectorV1.rate / results.influx_v1).toFixed(2)}× InfluxDB direct, ${(collectorV1.rate / Math.min(results.influx_v1, results.mosquitto_sub)).toFixed(2)}× the lower ceiling; ${cores(collectorV1)}; ${usage(collectorV1)}; ${collectorV1.putsPerThousand.toFixed(2)} PUTs/1000 msg`,
   ],
+  ...collectorV1Workers.map((run, i) => [
+    `collector, v1, INGEST_WORKERS=${i + 1}`,
+    perSecond(run.rate),
+    `${(run.rate / collectorV1.rate).toFixed(2)}× without workers; ${cores(run)}; ${usage(run)}`,
+  ]),
   [
     'publish → queryable latency at half that rate',
     `p50 ${latency.p50} ms`,
@@ -658,6 +680,7 @@ if (args.json) {
       messages: N,
       results,
       collectorV1,
+      collectorV1Workers,
       telegraf,
       telegrafTracked,
       latency,

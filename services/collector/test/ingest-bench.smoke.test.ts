@@ -11,8 +11,16 @@ describe('ingest benchmark (smoke run)', () => {
     expect(report.messages).toBe(2000);
     for (const key of ['mosquitto_sub', 'mosquitto_sub_v2', 'mqttjs', 'influx_v1', 'influx_v2'])
       expect(report.results[key]).toBeGreaterThan(0);
-    const { collectorV1, collectorV2, twoCollectors, telegraf, telegrafTracked } = report;
-    for (const run of [collectorV1, collectorV2, twoCollectors, telegraf, telegrafTracked]) {
+    const { collectorV1, collectorV1Workers, collectorV2, twoCollectors, telegraf, telegrafTracked } = report;
+    expect(collectorV1Workers).toHaveLength(2);
+    for (const run of [
+      collectorV1,
+      ...collectorV1Workers,
+      collectorV2,
+      twoCollectors,
+      telegraf,
+      telegrafTracked,
+    ]) {
       expect(run.rate).toBeGreaterThan(0);
       expect(run.cpuSeconds).toBeGreaterThan(0);
       expect(run.cpuMicrosPerMessage).toBeCloseTo((run.cpuSeconds / 2000) * 1e6);
