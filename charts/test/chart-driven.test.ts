@@ -179,7 +179,7 @@ beforeAll(async () => {
     PORT: String(syncPort),
   });
   const collectorPod = `${release}-collector-0`;
-  start(['--max-old-space-size=192', 'services/collector/dist/main.js'], {
+  start(['--max-old-space-size=192', 'services/collector/dist/bundle/main.js'], {
     ...resolveEnv(container('StatefulSet', `${release}-collector`), collectorPod, secrets),
     PORT: String(await freePort()),
   });

@@ -97,10 +97,12 @@ describe.each(['collector', 'device-manager', 'simulator'])('image %s', (service
     const config = imageConfig(images[service] ?? '');
     expect(config.User).toBe('node');
     expect(config.Entrypoint?.[0]).toBe('node');
-    expect(config.Entrypoint?.at(-1)).toBe('dist/main.js');
+    // The collector starts from its bundle (services/collector/package.json, bundle).
+    const entry = service === 'collector' ? 'dist/bundle/main.js' : 'dist/main.js';
+    expect(config.Entrypoint?.at(-1)).toBe(entry);
     const rootfs = container(service).rootfs();
     const app = join(rootfs, config.WorkingDir ?? '');
-    expect(existsSync(join(app, 'dist/main.js'))).toBe(true);
+    expect(existsSync(join(app, entry))).toBe(true);
     expect(existsSync(join(app, 'src'))).toBe(false);
     for (const dev of ['typescript', 'vitest', 'vite', 'esbuild', 'tsx', '@biomejs/biome', 'autocannon']) {
       expect(existsSync(join(rootfs, 'app/node_modules', dev)), dev).toBe(false);

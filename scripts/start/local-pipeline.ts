@@ -143,7 +143,7 @@ function shutdown(code: number): Promise<never> {
     await stop('collector');
     await stop('broker-accounts');
     // Store what the session still holds and end it (the collector's scale-down path).
-    spawnSync(process.execPath, node(['services/collector/dist/main.js', '--drain']), {
+    spawnSync(process.execPath, node(['services/collector/dist/bundle/main.js', '--drain']), {
       env: collectorEnv,
       stdio: 'ignore',
       timeout: 60_000,
@@ -186,7 +186,11 @@ try {
     ...deviceManagerEnv,
     PORT: args['accounts-port'],
   });
-  startService('collector', ['--max-old-space-size=192', 'services/collector/dist/main.js'], collectorEnv);
+  startService(
+    'collector',
+    ['--max-old-space-size=192', 'services/collector/dist/bundle/main.js'],
+    collectorEnv,
+  );
   startService('device-manager', ['services/device-manager/dist/main.js'], {
     ...deviceManagerEnv,
     PORT: args['api-port'],

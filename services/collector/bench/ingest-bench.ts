@@ -27,7 +27,7 @@ import { readProcessUsage } from './process-usage.js';
 import { startTelegraf, type TelegrafSettings, telegrafConfig } from './telegraf-contender.js';
 
 const run = promisify(execFile);
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const main = fileURLToPath(new URL('../dist/bundle/main.js', import.meta.url));
 // The heap cap the collector's start script uses: V8 grows its heap lazily far past the live set.
 const NODE_ARGS = ['--max-old-space-size=192'];
 const { values: args } = parseArgs({

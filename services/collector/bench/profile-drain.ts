@@ -13,7 +13,7 @@ import mqtt from 'mqtt';
 import { stackEnvFor } from '../../../scripts/stack/service-env.js';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const main = fileURLToPath(new URL('../dist/bundle/main.js', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     messages: { type: 'string', default: '100000' },

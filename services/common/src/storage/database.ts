@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import type { DatabaseEnv } from '../config/env-schemas.js';
+import { loadPg } from './pg-module.js';
 
 /**
  * A kysely instance over a pg pool; `destroy()` closes the pool. With a registry, the pool's
@@ -12,7 +12,7 @@ export function createDatabase<Schema>(
   config: DatabaseEnv,
   options: { maxConnections?: number; registry?: Registry } = {},
 ): Kysely<Schema> {
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: config.DATABASE_URL,
     max: options.maxConnections ?? 10,
   });

@@ -1,6 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from '../logging/create-logger.js';
 import { type Backoff, createBackoff } from '../retry/retry-delay.js';
+import { loadPg } from './pg-module.js';
 
 export type Listener = {
   /** True while the connection is up and LISTENing: no notification can be missed. */
@@ -40,7 +41,10 @@ export function listenToChannel(options: {
 
   async function connect() {
     retryTimer = undefined;
-    const next = new pg.Client({ connectionString: databaseUrl, application_name: `listen ${channel}` });
+    const next = new (loadPg().Client)({
+      connectionString: databaseUrl,
+      application_name: `listen ${channel}`,
+    });
     client = next;
     next.on('error', lost);
     next.on('end', () => lost());
@@ -49,7 +53,7 @@ export function listenToChannel(options: {
     });
     try {
       await next.connect();
-      await next.query(`listen ${pg.escapeIdentifier(channel)}`);
+      await next.query(`listen ${loadPg().escapeIdentifier(channel)}`);
       if (closed || client !== next) return void next.end().catch(() => {});
       up = true;
       retry.reset();
