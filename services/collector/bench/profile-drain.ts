@@ -13,7 +13,6 @@ import mqtt from 'mqtt';
 import { stackEnvFor } from '../../../scripts/stack/service-env.js';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 
-const main = fileURLToPath(new URL('../dist/bundle/main.js', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     messages: { type: 'string', default: '100000' },
@@ -22,8 +21,16 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     top: { type: 'string', default: '25' },
     'node-args': { type: 'string', default: '' },
+    // Without the profiler (its overhead): the rate and CPU per message only.
+    plain: { type: 'boolean', default: false },
+    // The compiled modules instead of the bundle the image runs: their file names say which stage
+    // each sample belongs to (the stage table is all "other" for the bundle).
+    unbundled: { type: 'boolean', default: false },
   },
 });
+const main = fileURLToPath(
+  new URL(args.unbundled ? '../dist/main.js' : '../dist/bundle/main.js', import.meta.url),
+);
 const N = Number(args.messages);
 const DEVICES = Number(args.devices);
 const PORT = 18_620;
@@ -88,8 +95,7 @@ const child = spawn(
   [
     '--max-old-space-size=192',
     ...args['node-args'].split(' ').filter(Boolean),
-    '--cpu-prof',
-    `--cpu-prof-dir=${profiles}`,
+    ...(args.plain ? [] : ['--cpu-prof', `--cpu-prof-dir=${profiles}`]),
     main,
   ],
   {
@@ -150,6 +156,15 @@ await ending.endAsync();
 await bucket.drop();
 await database.drop();
 
+if (args.plain) {
+  console.log(
+    `${N} ${args.v2 ? 'v2 ×20' : 'v1'} messages from ${DEVICES} devices: ${Math.round(N / seconds)} msg/s, ` +
+      `${((cpuSeconds / N) * 1e6).toFixed(1)} µs CPU/msg (process), RSS ${(rss / 2 ** 20).toFixed(0)} MiB`,
+  );
+  await rm(profiles, { recursive: true });
+  process.exit(0);
+}
+
 type Node = {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -186,6 +201,30 @@ profile.samples.forEach((nodeId, i) => {
     inclusive.set(key, (inclusive.get(key) ?? 0) + dt);
   }
 });
+// Where each sample's time went, by the innermost frame on its stack that names a stage: what a
+// stage calls (Node's buffers, sockets, zlib) counts to it.
+const STAGES: [string, RegExp][] = [
+  ['module loading and compiling (start-up)', /^node:internal\/(modules|bootstrap)|cjs-module-lexer/],
+  ['MQTT: framing, PUBLISH decoding, acknowledgements', /\/mqtt\/|mqtt-packet|\/bl\//],
+  ['decoding and validating payloads', /\/protocol\/|\/zod\//],
+  ['line protocol and InfluxDB writes', /\/timeseries\/|influxdb-client/],
+  ['archive objects and the S3 client', /\/archive\/|\/minio\//],
+  ['PostgreSQL (presence, sequences, index)', /\/devices\/|\/kysely\/|\/pg|repository/],
+  ['batching (ingest/)', /\/ingest\//],
+  ['metrics and HTTP serving', /prom-client|\/ops\/|hono/],
+];
+const stages = new Map<string, number>();
+profile.samples.forEach((nodeId, i) => {
+  const node = byNode.get(nodeId);
+  const dt = profile.timeDeltas[i] ?? 0;
+  if (!node || node.callFrame.functionName === '(idle)') return;
+  let stage = node.callFrame.functionName === '(garbage collector)' ? 'garbage collection' : 'other';
+  for (let at: Node | undefined = node; at && stage === 'other'; at = byNode.get(parent.get(at.id) ?? -1)) {
+    const found = STAGES.find(([, pattern]) => pattern.test(at?.callFrame.url ?? ''));
+    if (found) stage = found[0];
+  }
+  stages.set(stage, (stages.get(stage) ?? 0) + dt);
+});
 const top = (table: Map<string, number>) =>
   [...table]
     .sort((a, b) => b[1] - a[1])
@@ -200,4 +239,11 @@ console.log(
     `${((cpuSeconds / N) * 1e6).toFixed(1)} µs CPU/msg (process), RSS ${(rss / 2 ** 20).toFixed(0)} MiB; ` +
     `main thread busy ${(busy / 1e6).toFixed(2)} s = ${(busy / N).toFixed(1)} µs/msg`,
 );
-console.log(`\nself time\n${top(self)}\n\ntotal time, our code\n${top(inclusive)}`);
+const byStage = [...stages]
+  .sort((a, b) => b[1] - a[1])
+  .map(
+    ([stage, us]) =>
+      `${(us / N).toFixed(2).padStart(7)} µs/msg ${((us / busy) * 100).toFixed(1).padStart(5)}%  ${stage}`,
+  )
+  .join('\n');
+console.log(`\nby stage\n${byStage}\n\nself time\n${top(self)}\n\ntotal time, our code\n${top(inclusive)}`);

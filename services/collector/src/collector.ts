@@ -87,6 +87,7 @@ export async function startCollector(
       archive: createArchiveWriter(objectStore, config.S3_BUCKET, config.MQTT_CLIENT_ID),
       db,
       maxLinesPerWrite: config.INGEST_MAX_LINES_PER_WRITE,
+      concurrentWrites: config.INGEST_CONCURRENT_WRITES,
       stageTimeoutMs: config.INGEST_WRITE_TIMEOUT_MS,
       observe: (store, seconds) => metrics.storeSeconds.observe({ store }, seconds),
     }),

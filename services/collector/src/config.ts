@@ -29,6 +29,7 @@ export const collectorConfig = serviceEnv(8081)
     // gave (services/collector/README.md, performance).
     INGEST_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(64)]).default(0),
     INGEST_MAX_LINES_PER_WRITE: positive.default(5000),
+    INGEST_CONCURRENT_WRITES: positive.max(16).default(2),
     INGEST_MAX_UNACKED: positive.max(65_535).default(20_000),
     INGEST_MAX_UNACKED_BYTES: positive.default(16 * 1024 * 1024),
     INGEST_MAX_PAYLOAD_BYTES: positive.default(256 * 1024),

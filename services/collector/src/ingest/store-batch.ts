@@ -14,6 +14,8 @@ export type StoreDependencies = {
   archive: ArchiveWriter;
   db: Kysely<Database>;
   maxLinesPerWrite: number;
+  /** InfluxDB requests of one batch in flight at once. */
+  concurrentWrites: number;
   /** A stage that has not finished by then counts as failed (and is retried). */
   stageTimeoutMs: number;
   /** Called with the store's name and the seconds a stage took, for metrics. */
@@ -76,7 +78,14 @@ async function withDeadline(work: Promise<void>, ms: number, store: string): Pro
 async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<void> {
   const telemetry: number[] = [];
   for (let i = 0; i < batch.size; i += 1) if (batch.pointsOf(i) > 0) telemetry.push(i);
-  for (const chunk of chunkByPoints(batch, telemetry, deps.maxLinesPerWrite)) await writeChunk(chunk);
+  // A few writes at once: a batch of many-sample messages is many requests, and one at a time they
+  // left InfluxDB idle between them.
+  const chunks = [...chunkByPoints(batch, telemetry, deps.maxLinesPerWrite)];
+  let next = 0;
+  const lane = async () => {
+    while (next < chunks.length) await writeChunk(chunks[next++] ?? []);
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.concurrentWrites, chunks.length) }, lane));
 
   // A refused write is split in halves until the refusing messages stand alone; only those are
   // quarantined, and rewriting the accepted halves is harmless (same series, same times).
