@@ -122,6 +122,8 @@ const metric = async (name: string) => {
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 };
 let rss = 0;
+let heap = 0;
+let external = 0;
 if (process.env.PROFILE_SNAPSHOT_AT) {
   // A heap snapshot once this many messages are stored (needs --node-args=--heapsnapshot-signal=SIGUSR2).
   const at = Number(process.env.PROFILE_SNAPSHOT_AT);
@@ -135,6 +137,8 @@ await waitFor(
   async () => {
     const stored = await metric('iot_collector_messages_stored_total').catch(() => 0);
     rss = Math.max(rss, await metric('process_resident_memory_bytes').catch(() => 0));
+    heap = Math.max(heap, await metric('nodejs_heap_size_total_bytes').catch(() => 0));
+    external = Math.max(external, await metric('nodejs_external_memory_bytes').catch(() => 0));
     return stored >= N;
   },
   `${N} messages stored`,
@@ -159,7 +163,8 @@ await database.drop();
 if (args.plain) {
   console.log(
     `${N} ${args.v2 ? 'v2 ×20' : 'v1'} messages from ${DEVICES} devices: ${Math.round(N / seconds)} msg/s, ` +
-      `${((cpuSeconds / N) * 1e6).toFixed(1)} µs CPU/msg (process), RSS ${(rss / 2 ** 20).toFixed(0)} MiB`,
+      `${((cpuSeconds / N) * 1e6).toFixed(1)} µs CPU/msg (process), RSS ${(rss / 2 ** 20).toFixed(0)} MiB ` +
+      `(at most ${(heap / 2 ** 20).toFixed(0)} MiB of heap, ${(external / 2 ** 20).toFixed(0)} MiB outside it)`,
   );
   await rm(profiles, { recursive: true });
   process.exit(0);

@@ -4,11 +4,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decodeDeviceMessage, parseDeviceTopic } from '@iot-meter/common';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Batch } from '../dist/ingest/batch.js';
-import { DecodePool } from '../dist/ingest/decode-pool.js';
+import { Batch } from '../src/ingest/batch.js';
 
-// The pool runs the compiled worker (the integration tests' global setup builds it) with Node's own
-// module resolution, as the service does: not this process's, which resolves our packages to sources.
+// The pool runs the compiled worker (the integration tests' global setup builds it), as the service
+// does: loaded by path, since dist does not exist when the suite is type-checked.
+const { DecodePool } = (await import(
+  new URL('../dist/ingest/decode-pool.js', import.meta.url).href
+)) as typeof import('../src/ingest/decode-pool.js');
+type DecodePool = InstanceType<typeof DecodePool>;
+
+// With Node's own module resolution: not this process's, which resolves our packages to sources.
 const thread = { execArgv: [] };
 const options = { maxPayloadBytes: 1024, maxFutureSkewMs: 60_000 };
 const receivedAtMs = Date.parse('2026-02-12T16:00:01Z');
