@@ -66,7 +66,10 @@ export async function startCollector(
     maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
     maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_SECONDS * 1000,
   };
-  const decodePool = workers > 0 ? new DecodePool(workers, decode) : undefined;
+  const decodePool =
+    workers > 0
+      ? new DecodePool({ size: workers, decode, logger: logger.child({ module: 'decode' }) })
+      : undefined;
   logger.info(
     { decodeWorkers: workers },
     decodePool ? 'decoding in worker threads' : 'decoding on the event loop',

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { decodeDeviceMessage, parseDeviceTopic } from '@iot-meter/common';
+import { createLogger, decodeDeviceMessage, parseDeviceTopic } from '@iot-meter/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Batch } from '../src/ingest/batch.js';
 
@@ -14,7 +14,7 @@ const { DecodePool } = (await import(
 type DecodePool = InstanceType<typeof DecodePool>;
 
 // With Node's own module resolution: not this process's, which resolves our packages to sources.
-const thread = { execArgv: [] };
+const thread = { execArgv: [], logger: createLogger('test', 'silent') };
 const options = { maxPayloadBytes: 1024, maxFutureSkewMs: 60_000 };
 const receivedAtMs = Date.parse('2026-02-12T16:00:01Z');
 const messages: [string, string][] = [
@@ -62,7 +62,7 @@ afterAll(() => Promise.all(pools.map((pool) => pool.close())));
 
 describe('decode workers', () => {
   it('reach the same verdicts, lines and device activity as decoding on the event loop', async () => {
-    const pool = new DecodePool(2, options, thread);
+    const pool = new DecodePool({ size: 2, decode: options, ...thread });
     pools.push(pool);
     const inline = batchOf(true);
     const viaWorker = batchOf(false);
@@ -93,11 +93,17 @@ describe('decode workers', () => {
       script,
       "import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => process.exit(3));",
     );
-    const pool = new DecodePool(1, options, { ...thread, script: pathToFileURL(script) });
+    const pool = new DecodePool({ size: 1, decode: options, ...thread, script: pathToFileURL(script) });
     pools.push(pool);
     await expect(pool.decode(batchOf(false).raw())).rejects.toThrow('decode worker exited with code 3');
-    // The replacement takes the next batch (and dies the same way) instead of leaving it pending.
-    await expect(pool.decode(batchOf(false).raw())).rejects.toThrow('decode worker exited with code 3');
+    // Until its replacement runs (after a backoff), batches fail at once rather than wait.
+    await expect(pool.decode(batchOf(false).raw())).rejects.toThrow('no decode worker running (restarting)');
+    // Then the replacement takes the next batch (and dies the same way) instead of leaving it pending.
+    await expect
+      .poll(() => pool.decode(batchOf(false).raw()).catch((err: Error) => err.message), { timeout: 5000 })
+      .toBe('decode worker exited with code 3');
+    await pool.close();
+    await expect(pool.decode(batchOf(false).raw())).rejects.toThrow('decode pool closed');
     await rm(dir, { recursive: true });
   });
 });

@@ -31,13 +31,17 @@ export function decodeBatch(raw: RawBatchData, options: Omit<DecodeOptions, 'rec
 export const DECODE_WORKER = 'iot-meter-decode-worker';
 
 // As a worker thread of the pool: one batch per request, answered with its verdicts.
-if (workerData === DECODE_WORKER)
+if (workerData === DECODE_WORKER) {
   parentPort?.on('message', ({ id, raw, options }: DecodeRequest) => {
-    let reply: DecodeReply;
     try {
-      reply = { id, decoded: decodeBatch(raw, options).data() };
+      const decoded = decodeBatch(raw, options).data();
+      // An exact copy, moved rather than cloned: cloning a view sends its whole buffer.
+      const lines = new Uint8Array(decoded.lines);
+      const reply: DecodeReply = { id, decoded: { ...decoded, lines } };
+      parentPort?.postMessage(reply, [lines.buffer]);
     } catch (err) {
-      reply = { id, error: err instanceof Error ? err.message : String(err) };
+      const reply: DecodeReply = { id, error: err instanceof Error ? err.message : String(err) };
+      parentPort?.postMessage(reply);
     }
-    parentPort?.postMessage(reply);
   });
+}

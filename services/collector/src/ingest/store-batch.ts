@@ -80,12 +80,26 @@ async function writeTimeseries(batch: Batch, deps: StoreDependencies): Promise<v
   for (let i = 0; i < batch.size; i += 1) if (batch.pointsOf(i) > 0) telemetry.push(i);
   // A few writes at once: a batch of many-sample messages is many requests, and one at a time they
   // left InfluxDB idle between them.
+  // Once one lane fails the others take no more chunks, and the attempt ends only when none is
+  // still writing: nothing of a failed attempt may go on beside its retry.
   const chunks = [...chunkByPoints(batch, telemetry, deps.maxLinesPerWrite)];
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    while (next < chunks.length) await writeChunk(chunks[next++] ?? []);
+    while (!failed && next < chunks.length) {
+      try {
+        await writeChunk(chunks[next++] ?? []);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(deps.concurrentWrites, chunks.length) }, lane));
+  const lanes = await Promise.allSettled(
+    Array.from({ length: Math.min(deps.concurrentWrites, chunks.length) }, lane),
+  );
+  const failure = lanes.find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
 
   // A refused write is split in halves until the refusing messages stand alone; only those are
   // quarantined, and rewriting the accepted halves is harmless (same series, same times).

@@ -67,6 +67,20 @@ describe('PacketReader', () => {
     ]);
   });
 
+  it('keeps any user property name and many repeats of one', () => {
+    const repeats = Array.from({ length: 20_000 }, (_, i) => String(i));
+    // A computed key: `__proto__:` in a literal would set the prototype instead.
+    const names = { ['__proto__']: 'p', toString: 't', many: repeats };
+    const { publishes } = read([encode(publish({ properties: { userProperties: names } }))]);
+    const properties = publishes[0]?.userProperties ?? {};
+    expect(Object.getPrototypeOf(properties)).toBeNull();
+    expect(Object.entries(properties)).toEqual([
+      ['__proto__', 'p'],
+      ['toString', 't'],
+      ['many', repeats],
+    ]);
+  });
+
   it('reassembles packets split at every byte, and hands other packets over whole', () => {
     const large = publish({ payload: Buffer.alloc(200_000, 7) }); // a four-byte remaining length
     const suback: Packet = { cmd: 'suback', messageId: 3, granted: [1], properties: {} };

@@ -149,10 +149,13 @@ function readUserProperties(buf: Buffer, start: number, end: number): PublishPac
     if (id === USER_PROPERTY) {
       const key = string();
       const value = string();
-      found ??= {};
+      // No prototype: a key may be any string (`__proto__`, `toString`).
+      found ??= Object.create(null) as Record<string, string | string[]>;
       const held = found[key];
       // Repeated keys are allowed and kept in order, as mqtt-packet reports them.
-      found[key] = held === undefined ? value : Array.isArray(held) ? [...held, value] : [held, value];
+      if (held === undefined) found[key] = value;
+      else if (Array.isArray(held)) held.push(value);
+      else found[key] = [held, value];
     } else if (id in FIXED_LENGTH) {
       at += FIXED_LENGTH[id] ?? 0;
     } else if (LENGTH_PREFIXED.has(id)) {

@@ -39,6 +39,8 @@ export function createInfluxWriter(
   const base = new URL(target.url);
   const transport = base.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true });
+  // An IPv6 literal comes in brackets, which http.request would take for a name.
+  const host = base.hostname.replace(/^\[(.*)\]$/, '$1');
   const path = `${base.pathname.replace(/\/$/, '')}/api/v2/write?${new URLSearchParams({
     org: target.org,
     bucket: target.bucket,
@@ -55,7 +57,7 @@ export function createInfluxWriter(
       const body = await gzip(lines, { level: options.gzipLevel });
       const { status, text } = await post(transport, {
         agent,
-        host: base.hostname,
+        host,
         port: base.port,
         path,
         headers: { ...headers, 'content-length': String(body.length) },

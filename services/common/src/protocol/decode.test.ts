@@ -156,6 +156,27 @@ describe('decodeDeviceMessage', () => {
       'temperature is not a finite number',
     ],
     [
+      'a number of 300 digits with a one-digit exponent',
+      t,
+      `{"temperature":${'9'.repeat(300)}e9}`,
+      'non_finite_number',
+      'temperature is not a finite number',
+    ],
+    [
+      'a number of 211 digits with a two-digit exponent',
+      t,
+      `{"temperature":1${'0'.repeat(210)}e99}`,
+      'non_finite_number',
+      'temperature is not a finite number',
+    ],
+    [
+      'a number of 250 digits, a fraction and an exponent',
+      t,
+      `{"temperature":${'9'.repeat(250)}.${'9'.repeat(100)}e60}`,
+      'non_finite_number',
+      'temperature is not a finite number',
+    ],
+    [
       'a number of 309 digits',
       t,
       `{"v":2,"device_id":"d1","ts":"2026-02-12T16:00:00Z","seq":1,"msg_type":"telemetry","measurements":[{"type":"t","val":${'9'.repeat(309)}}]}`,

@@ -125,7 +125,7 @@ function decodeBody(
     reject('not_an_object', 'payload must be a JSON object');
   }
   const record = body as Record<string, unknown>;
-  if (mayOverflow(text)) rejectNonFinite(record, '');
+  if (MAY_OVERFLOW.test(text)) rejectNonFinite(record, '');
   if (record.device_id !== undefined && record.device_id !== deviceId) {
     reject(
       'device_mismatch',
@@ -140,13 +140,10 @@ function decodeBody(
   return decodeV2(deviceId, kind, record, options);
 }
 
-// JSON.parse yields a non-finite number only from a literal with an exponent of three or more
-// digits, or with more than 308 digits: text without either needs no walk through the document.
-function mayOverflow(text: string): boolean {
-  return LONG_EXPONENT.test(text) || (text.length > 308 && LONG_NUMBER.test(text));
-}
-const LONG_EXPONENT = /[eE][+-]?\d\d\d/;
-const LONG_NUMBER = /\d{309}/;
+// JSON.parse yields a non-finite number only from a literal of at least 1.8e308: with an exponent of
+// up to two digits that takes 210 integer digits in a row, else an exponent of three or more digits.
+// Text with neither needs no walk through the document.
+const MAY_OVERFLOW = /[eE][+-]?\d{3}|\d{210}/;
 
 // JSON.parse turns 1e999 into Infinity; such a number is not a measurement anyone sent.
 function rejectNonFinite(value: unknown, path: string): void {
