@@ -13,8 +13,7 @@ const { DecodePool } = (await import(
 )) as typeof import('../src/ingest/decode-pool.js');
 type DecodePool = InstanceType<typeof DecodePool>;
 
-// With Node's own module resolution: not this process's, which resolves our packages to sources.
-const thread = { execArgv: [], logger: createLogger('test', 'silent') };
+const quiet = { logger: createLogger('test', 'silent') };
 const options = { maxPayloadBytes: 1024, maxFutureSkewMs: 60_000 };
 const receivedAtMs = Date.parse('2026-02-12T16:00:01Z');
 const messages: [string, string][] = [
@@ -62,7 +61,7 @@ afterAll(() => Promise.all(pools.map((pool) => pool.close())));
 
 describe('decode workers', () => {
   it('reach the same verdicts, lines and device activity as decoding on the event loop', async () => {
-    const pool = new DecodePool({ size: 2, decode: options, ...thread });
+    const pool = new DecodePool({ size: 2, decode: options, ...quiet });
     pools.push(pool);
     const inline = batchOf(true);
     const viaWorker = batchOf(false);
@@ -93,7 +92,7 @@ describe('decode workers', () => {
       script,
       "import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => process.exit(3));",
     );
-    const pool = new DecodePool({ size: 1, decode: options, ...thread, script: pathToFileURL(script) });
+    const pool = new DecodePool({ size: 1, decode: options, ...quiet, script: pathToFileURL(script) });
     pools.push(pool);
     await expect(pool.decode(batchOf(false).raw())).rejects.toThrow('decode worker exited with code 3');
     // Until its replacement runs (after a backoff), batches fail at once rather than wait.

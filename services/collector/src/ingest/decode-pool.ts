@@ -11,9 +11,8 @@ export type DecodePoolOptions = {
   size: number;
   decode: Omit<DecodeOptions, 'receivedAtMs'>;
   logger: Logger;
-  /** For tests: another worker script, or Node options other than this process's. */
+  /** For tests: another worker script. */
   script?: URL;
-  execArgv?: string[];
 };
 
 /**
@@ -57,9 +56,12 @@ export class DecodePool {
   }
 
   private spawn(): Slot {
+    // With Node's own module resolution, not this process's options: the worker is compiled
+    // JavaScript, and a process run from sources (tests: tsx and the sources' export condition)
+    // would hand it the condition without the loader that makes it work.
     const worker = new Worker(this.options.script ?? new URL('./decode-worker.js', import.meta.url), {
       workerData: DECODE_WORKER,
-      ...(this.options.execArgv ? { execArgv: this.options.execArgv } : {}),
+      execArgv: [],
     });
     const slot: Slot = { worker, alive: true, pending: new Map() };
     worker.on('message', (reply: DecodeReply) => {

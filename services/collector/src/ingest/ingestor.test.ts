@@ -2,6 +2,7 @@ import { createLogger } from '@iot-meter/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { InboundMessage } from '../mqtt/session-consumer.js';
 import type { Batch } from './batch.js';
+import type { DecodePool } from './decode-pool.js';
 import { Ingestor, type IngestorOptions } from './ingestor.js';
 
 const logger = createLogger('test', 'silent');
@@ -142,5 +143,25 @@ describe('Ingestor', () => {
       [4, 5],
     ]);
     expect(ingestor.pendingBatches).toBe(0);
+  });
+
+  it('decodes on the event loop when no decode worker can take a batch', async () => {
+    const batches: Batch[] = [];
+    const down = { decode: () => Promise.reject(new Error('no decode worker running')) };
+    const ingestor = createIngestor(async (batch) => void batches.push(batch), {
+      batchMaxMessages: 2,
+      decodePool: down as unknown as DecodePool,
+    });
+    ingestor.accept(message(1, 'not json'), () => {});
+    ingestor.accept(message(2), () => {});
+    await vi.advanceTimersByTimeAsync(0);
+    const batch = batches[0];
+    expect(batch?.awaitingDecode).toBe(false);
+    expect(
+      [0, 1].map((i) => [batch?.rejections.get(i)?.reason, batch?.kindOf(i), batch?.pointsOf(i)]),
+    ).toEqual([
+      ['invalid_json', undefined, 0],
+      [undefined, 'telemetry', 1],
+    ]);
   });
 });

@@ -11,6 +11,8 @@ import type { InboundMessage, Settle } from '../mqtt/session-consumer.js';
 import { Batch } from './batch.js';
 import { traceBatch } from './batch-tracing.js';
 import type { DecodePool } from './decode-pool.js';
+import { decodeBatch } from './decode-worker.js';
+import type { DecodedBatch } from './decoded-batch.js';
 import type { StoreBatch } from './store-batch.js';
 
 export type IngestorOptions = {
@@ -111,12 +113,23 @@ export class Ingestor {
     });
   }
 
+  // In a worker; on the event loop when none can take it, so workers that cannot run never stall
+  // ingest (the store stages after it retry on their own).
+  private async decodeElsewhere(pool: DecodePool, batch: Batch): Promise<DecodedBatch> {
+    try {
+      return await pool.decode(batch.raw());
+    } catch (err) {
+      this.options.logger.warn({ err, batch: batch.id }, 'decode worker failed, decoding on the event loop');
+      return decodeBatch(batch.raw(), this.options.decode);
+    }
+  }
+
   private async storeUntilDurable(batch: Batch): Promise<void> {
     const started = performance.now();
     await retryUntilDone(
       async (attempt) => {
         const pool = this.options.decodePool;
-        if (pool && batch.awaitingDecode) batch.decodedBy(await pool.decode(batch.raw()));
+        if (pool && batch.awaitingDecode) batch.decodedBy(await this.decodeElsewhere(pool, batch));
         await traceBatch(this.tracer, batch, attempt, () => this.options.store(batch));
       },
       {
