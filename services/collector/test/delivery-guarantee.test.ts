@@ -119,8 +119,10 @@ async function streamWithFault(
 
 // Once with each message decoded on the event loop, once in a decode worker thread (INGEST_WORKERS).
 for (const mode of ['0', '1']) {
+  // Generous: the suite shares two cores with the other test files; g alone takes 20 s, beside
+  // them up to 250 s.
   describe.sequential(`no acknowledged message is lost (INGEST_WORKERS=${mode})`, {
-    timeout: 240_000,
+    timeout: 480_000,
   }, () => {
     beforeAll(() => {
       workers = mode;
