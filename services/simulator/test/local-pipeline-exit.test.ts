@@ -28,7 +28,7 @@ function services(): string[] {
 }
 
 const RUNNING = [
-  'collector main',
+  'collector bundle/main',
   'device-manager bin/sync-broker-accounts',
   'device-manager main',
   'simulator main',
