@@ -22,6 +22,7 @@ import { readStackEnv } from '../../../scripts/stack/stack-env.js';
 import { collectorConfig } from '../src/config.js';
 import { createInfluxWriter } from '../src/timeseries/influx-writer.js';
 import { toLineProtocol } from '../src/timeseries/line-protocol.js';
+import { collectorMetric, endSession as endSessionOn, queueBacklog as queueBacklogOn } from './backlog.js';
 import { assertSamePoints } from './points-check.js';
 import { readProcessUsage } from './process-usage.js';
 import { startTelegraf, type TelegrafSettings, telegrafConfig } from './telegraf-contender.js';
@@ -80,53 +81,23 @@ const v2 = (device: string, i: number) =>
     })),
   });
 
-/**
- * Creates persistent sessions in a share group, then queues `count` messages into them, message `i`
- * from device `i` modulo the devices' count.
- */
-async function queueBacklog(
+function queueBacklog(
   group: string,
   clientIds: readonly string[],
   devices: readonly string[],
   payload: (device: string, i: number) => string,
-  count = N,
 ) {
-  for (const clientId of clientIds) {
-    const c = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
-      ...asCollector,
-      clientId,
-      clean: false,
-      protocolVersion: 5,
-      properties: { sessionExpiryInterval: 600 },
-    });
-    await c.subscribeAsync(`$share/${group}/iot/+/telemetry`, { qos: 1 });
-    await c.endAsync();
-  }
-  const pub = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
-    ...asDevices,
-    protocolVersion: 5,
-    clientId: `bench-pub-${id}`,
+  return queueBacklogOn(stackEnv, {
+    group,
+    clientIds,
+    devices,
+    payload,
+    count: N,
+    publisherId: `bench-pub-${id}`,
   });
-  for (let i = 0; i < count; i += 1000) {
-    const batch = [];
-    for (let k = i; k < Math.min(count, i + 1000); k += 1) {
-      const device = devices[k % devices.length] ?? '';
-      batch.push(pub.publishAsync(`iot/${device}/telemetry`, payload(device, k), { qos: 1 }));
-    }
-    await Promise.all(batch);
-  }
-  await pub.endAsync();
 }
 
-async function endSession(clientId: string) {
-  const c = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
-    ...asCollector,
-    clientId,
-    clean: true,
-    protocolVersion: 5,
-  });
-  await c.endAsync();
-}
+const endSession = (clientId: string) => endSessionOn(stackEnv, clientId);
 
 async function ceilingMosquittoSub(label: string, payload: typeof v1): Promise<number> {
   const clientId = `bench-msub-${label}-${id}`;
@@ -237,14 +208,6 @@ type CollectorRun = DrainRun & { putsPerThousand: number; shares: number[]; infl
 // Each collector run writes to a fresh bucket of its own, as each Telegraf run does, so that asking
 // for the first point costs the same for every contender; dropped when the benchmark ends.
 const influxBuckets: TestInfluxBucket[] = [];
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-}
 
 /**
  * Times a contender's drain of `N` messages from `startedAt` (its spawn) until `progress` reaches N,
@@ -370,7 +333,7 @@ async function collectorDrain(
     procs.map((p) => p.pid),
     async () => {
       stored = await Promise.all(
-        ports.map((p) => metric(p, 'iot_collector_messages_stored_total').catch(() => 0)),
+        ports.map((p) => collectorMetric(p, 'iot_collector_messages_stored_total').catch(() => 0)),
       );
       return stored.reduce((a, b) => a + b, 0);
     },

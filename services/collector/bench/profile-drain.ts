@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createTestBucket, createTestDatabase, stackMqttLogin, waitFor } from '@iot-meter/common/testing';
-import mqtt from 'mqtt';
+import { createTestBucket, createTestDatabase, waitFor } from '@iot-meter/common/testing';
 import { stackEnvFor } from '../../../scripts/stack/service-env.js';
 import { readStackEnv } from '../../../scripts/stack/stack-env.js';
+import { collectorMetric, endSession, queueBacklog } from './backlog.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -62,28 +62,14 @@ const payload = (i: number) =>
         unit: 'celsius',
       });
 
-const asCollector = stackMqttLogin(stackEnv, 'collector');
-const session = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
-  ...asCollector,
-  clientId,
-  clean: false,
-  protocolVersion: 5,
-  properties: { sessionExpiryInterval: 600 },
+await queueBacklog(stackEnv, {
+  group,
+  clientIds: [clientId],
+  devices: Array.from({ length: DEVICES }, (_, d) => deviceOf(d)),
+  payload: (_device, i) => payload(i),
+  count: N,
+  publisherId: `prof-pub-${id}`,
 });
-await session.subscribeAsync(`$share/${group}/iot/+/telemetry`, { qos: 1 });
-await session.endAsync();
-const pub = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
-  ...stackMqttLogin(stackEnv),
-  protocolVersion: 5,
-  clientId: `prof-pub-${id}`,
-});
-for (let i = 0; i < N; i += 1000) {
-  const batch = [];
-  for (let k = i; k < Math.min(N, i + 1000); k += 1)
-    batch.push(pub.publishAsync(`iot/${deviceOf(k)}/telemetry`, payload(k), { qos: 1 }));
-  await Promise.all(batch);
-}
-await pub.endAsync();
 
 const database = await createTestDatabase(stackEnv.DATABASE_URL ?? '');
 const bucket = await createTestBucket(stackEnv);
@@ -114,13 +100,7 @@ const child = spawn(
     stdio: ['ignore', 'inherit', 'inherit'],
   },
 );
-const metric = async (name: string) => {
-  const text = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-};
+const metric = (name: string) => collectorMetric(PORT, name);
 let rss = 0;
 let heap = 0;
 let external = 0;
@@ -150,13 +130,7 @@ const cpuSeconds = await metric('process_cpu_seconds_total');
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 
-const ending = await mqtt.connectAsync(stackEnv.MQTT_URL ?? '', {
-  ...asCollector,
-  clientId,
-  clean: true,
-  protocolVersion: 5,
-});
-await ending.endAsync();
+await endSession(stackEnv, clientId);
 await bucket.drop();
 await database.drop();
 

@@ -16,19 +16,15 @@ const PROTOCOL_VERSION = 5;
 // The smallest message window a packet id violation can shrink ours to.
 const MIN_WINDOW = 16;
 
-export type InboundMessage = {
-  topic: string;
-  /**
-   * A view of the socket's chunk, valid during `onMessage` only: whoever keeps it copies it (keeping
-   * the view would keep the whole chunk alive, which the byte bound would not see).
-   */
-  payload: Buffer;
-  qos: 0 | 1 | 2;
-  dup: boolean;
-  retain: boolean;
+/**
+ * A received PUBLISH as the pipeline takes it. Its payload is a view of the socket's chunk, valid
+ * during `onMessage` only: whoever keeps it copies it (keeping the view would keep the whole chunk
+ * alive, which the byte bound would not see).
+ */
+export type InboundMessage = Omit<PublishPacket, 'packetId'> & {
+  /** None for QoS 0. */
   packetId: number | undefined;
   receivedAtMs: number;
-  userProperties: Record<string, string | string[]> | undefined;
 };
 
 /** Settles one message: it is durable (stored or quarantined), so the broker may forget it. */
