@@ -96,6 +96,8 @@ export async function startCollector(
     }),
     decode,
     batchMaxMessages: config.INGEST_BATCH_MAX_MESSAGES,
+    // 157 of the default 5,000: full batches from the sixth on.
+    firstBatchMaxMessages: Math.ceil(config.INGEST_BATCH_MAX_MESSAGES / 32),
     flushIntervalMs: config.INGEST_FLUSH_INTERVAL_MS,
     maxConcurrentBatches: config.INGEST_MAX_CONCURRENT_BATCHES,
     retryMinMs: config.INGEST_RETRY_MIN_MS,

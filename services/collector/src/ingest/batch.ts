@@ -82,6 +82,8 @@ export class Batch {
   constructor(
     readonly id: string,
     nowMs: number,
+    /** The messages at which the ingestor stores it (fewer while it starts). */
+    readonly sizeLimit = Number.POSITIVE_INFINITY,
   ) {
     this.createdAtMs = nowMs;
   }

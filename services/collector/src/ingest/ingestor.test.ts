@@ -84,6 +84,19 @@ describe('Ingestor', () => {
     expect(settled).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('starts with small batches and doubles them up to the full size', async () => {
+    const fake = createFakeStore();
+    const ingestor = createIngestor(fake.store, {
+      batchMaxMessages: 8,
+      firstBatchMaxMessages: 1,
+      maxConcurrentBatches: 8,
+    });
+    for (let seq = 1; seq <= 31; seq += 1) ingestor.accept(message(seq), () => {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.stored.map((batch) => batch.length)).toEqual([1, 2, 4, 8, 8, 8]);
+    expect(fake.stored.flat()).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+  });
+
   it('keeps filling the open batch while every slot is busy', async () => {
     const fake = createFakeStore();
     const ingestor = createIngestor(fake.store, { maxConcurrentBatches: 1 });

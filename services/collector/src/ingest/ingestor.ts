@@ -21,6 +21,11 @@ export type IngestorOptions = {
   decode: Omit<DecodeOptions, 'receivedAtMs'>;
   /** A batch is stored when it holds this many messages or is this old, whichever comes first. */
   batchMaxMessages: number;
+  /**
+   * The first batch's limit, doubling with each batch up to `batchMaxMessages`: a backlog waiting at
+   * start is queryable after a small batch instead of a full one (default: full from the first).
+   */
+  firstBatchMaxMessages?: number;
   flushIntervalMs: number;
   /** Batches being stored at once; the next one fills meanwhile. */
   maxConcurrentBatches: number;
@@ -47,10 +52,16 @@ export class Ingestor {
   private idleWaiters: (() => void)[] = [];
   private readonly instance = randomBytes(3).toString('hex');
   private sequence = 0;
+  private sizeLimit: number;
 
   private readonly tracer = trace.getTracer('@iot-meter/collector');
 
-  constructor(private readonly options: IngestorOptions) {}
+  constructor(private readonly options: IngestorOptions) {
+    this.sizeLimit = Math.min(
+      options.firstBatchMaxMessages ?? Number.POSITIVE_INFINITY,
+      options.batchMaxMessages,
+    );
+  }
 
   accept(message: InboundMessage, settle: Settle): void {
     const topic = parseDeviceTopic(message.topic);
@@ -59,7 +70,9 @@ export class Ingestor {
       const batch = new Batch(
         `${message.receivedAtMs}-${this.instance}-${this.sequence++}`,
         message.receivedAtMs,
+        this.sizeLimit,
       );
+      this.sizeLimit = Math.min(this.sizeLimit * 2, this.options.batchMaxMessages);
       this.current = batch;
       // The timer marks the batch due rather than comparing clocks: timers may fire a little early.
       this.timer = setTimeout(() => {
@@ -79,7 +92,7 @@ export class Ingestor {
       );
       this.current.add(message, settle, topic, result);
     }
-    if (this.current.size >= this.options.batchMaxMessages) this.pump();
+    if (this.current.size >= this.current.sizeLimit) this.pump();
   }
 
   /** Batches held: the one filling and those being stored. */
@@ -100,7 +113,7 @@ export class Ingestor {
   private pump(force = false): void {
     const batch = this.current;
     if (!batch || this.storing >= this.options.maxConcurrentBatches) return;
-    if (!force && !batch.due && batch.size < this.options.batchMaxMessages) return;
+    if (!force && !batch.due && batch.size < batch.sizeLimit) return;
     clearTimeout(this.timer);
     this.current = undefined;
     this.storing += 1;
