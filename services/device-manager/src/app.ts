@@ -12,6 +12,7 @@ import { cors } from 'hono/cors';
 import type { Kysely } from 'kysely';
 import type { Client } from 'minio';
 import type { Registry } from 'prom-client';
+import { createAlertRulesRoutes } from './alert-rules/alert-rules.routes.js';
 import { createAlertsRoutes } from './alerts/alerts.routes.js';
 import { createApiKeysRoutes } from './auth/api-keys.routes.js';
 import { createAuthenticator } from './auth/authenticate.js';
@@ -150,6 +151,7 @@ export function createApp(deps: AppDependencies) {
     }),
   );
   app.route('/', createAlertsRoutes(db, devices));
+  app.route('/', createAlertRulesRoutes(db));
   app.route('/', createStatsRoutes(db));
   registerFleetGauge(registry, db);
   app.route('/', createApiKeysRoutes(db, authenticator.forget));

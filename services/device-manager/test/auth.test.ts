@@ -32,6 +32,8 @@ const ROUTES: [string, string, string, unknown?][] = [
   ['viewer', 'GET', '/api/devices/auth-1/raw-data/download'],
   ['viewer', 'GET', '/api/devices/auth-1/commands'],
   ['viewer', 'GET', '/api/commands/00000000-0000-4000-8000-000000000000'],
+  ['viewer', 'GET', '/api/alert-rules'],
+  ['viewer', 'GET', '/api/alert-rules/999999'],
   ['operator', 'POST', '/api/devices', { device_id: 'auth-new', device_name: 'N' }],
   ['operator', 'PUT', '/api/devices/auth-1', { location: 'L' }],
   ['operator', 'POST', '/api/devices/auth-1/heartbeat'],
@@ -43,7 +45,20 @@ const ROUTES: [string, string, string, unknown?][] = [
   ['operator', 'POST', '/api/devices/auth-1/commands', { cmd: 'reboot' }],
   ['operator', 'POST', '/api/devices/import', '{"device_id":"auth-imp","device_name":"I"}'],
   ['operator', 'PUT', '/api/commands/00000000-0000-4000-8000-000000000000/ack', { result: 'accepted' }],
+  [
+    'operator',
+    'POST',
+    '/api/alert-rules',
+    { name: 'auth-rule', kind: 'offline', for: '5m', scope: { all_devices: true } },
+  ],
+  [
+    'operator',
+    'PUT',
+    '/api/alert-rules/999999',
+    { name: 'auth-rule', kind: 'offline', for: '5m', scope: { all_devices: true } },
+  ],
   ['admin', 'DELETE', '/api/devices/auth-gone'],
+  ['admin', 'DELETE', '/api/alert-rules/999999'],
   ['admin', 'GET', '/api/keys'],
   ['admin', 'POST', '/api/keys', { name: 'k', role: 'viewer' }],
   ['admin', 'DELETE', '/api/keys/999999'],
@@ -121,6 +136,8 @@ describe('authentication and roles', () => {
     };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/alert-rules',
+      '/api/alert-rules/{rule_id}',
       '/api/alerts',
       '/api/alerts/{alert_id}/acknowledge',
       '/api/alerts/{alert_id}/resolve',

@@ -7,6 +7,7 @@ import * as collectorSessions from './migrations/2026-12-01T12-00-00_collector-s
 import * as deviceCredentials from './migrations/2026-12-01T18-00-00_device-credentials.js';
 import * as apiKeyChanges from './migrations/2026-12-01T19-00-00_api-key-changes.js';
 import * as serviceRoles from './migrations/2026-12-02T08-00-00_service-roles.js';
+import * as alertRules from './migrations/2026-12-03T08-00-00_alert-rules.js';
 
 // Listed here rather than read from a folder, so the compiled services and the tests run the same set.
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-01T18-00-00_device-credentials': deviceCredentials,
   '2026-12-01T19-00-00_api-key-changes': apiKeyChanges,
   '2026-12-02T08-00-00_service-roles': serviceRoles,
+  '2026-12-03T08-00-00_alert-rules': alertRules,
 };
 
 /** Brings the schema to the newest migration; throws if one fails. */

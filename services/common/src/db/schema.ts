@@ -60,6 +60,39 @@ export type DeviceAlertsTable = {
   acknowledged_at: Timestamp | null;
   resolved_at: Timestamp | null;
   created_at: DefaultedTimestamp;
+  /** Set for an alert a rule raised: the value that triggered it and when, in the data's time. */
+  rule_id: number | null;
+  value: number | null;
+  started_at: Timestamp | null;
+};
+
+type Json<T> = ColumnType<T, T | string, T | string>;
+
+export type AlertRulesTable = {
+  id: Generated<number>;
+  name: string;
+  kind: 'threshold' | 'no_data' | 'offline' | 'sequence_gap';
+  metric: string | null;
+  condition: Json<Record<string, unknown>> | null;
+  for_seconds: Generated<number>;
+  scope: Json<Record<string, unknown>>;
+  severity: Generated<string>;
+  message_template: string;
+  enabled: Generated<boolean>;
+  managed_by: string | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+};
+
+export type AlertRuleStatesTable = {
+  rule_id: number;
+  device_id: string;
+  state: 'pending' | 'firing' | 'resolved';
+  since: Timestamp;
+  value: number | null;
+  evaluated_through: Timestamp;
+  alert_id: number | null;
+  updated_at: DefaultedTimestamp;
 };
 
 export type DeviceCommandsTable = {
@@ -122,6 +155,8 @@ export type DeviceCredentialsTable = {
 };
 
 export type Database = {
+  alert_rules: AlertRulesTable;
+  alert_rule_states: AlertRuleStatesTable;
   api_keys: ApiKeysTable;
   archive_segments: ArchiveSegmentsTable;
   collector_sessions: CollectorSessionsTable;

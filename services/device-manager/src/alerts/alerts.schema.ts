@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { deviceId } from '../devices/devices.schema.js';
+import { idParam } from '../http/openapi-helpers.js';
 import { storableText } from '../http/storable.js';
 
 export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
@@ -45,11 +46,4 @@ export const listAlertsQuery = z.object({
 
 export const listAllAlertsQuery = listAlertsQuery.extend({ device_id: deviceId.optional() });
 
-export const alertIdParam = z.object({
-  alert_id: z.coerce
-    .number()
-    .int()
-    .positive()
-    .max(2 ** 31 - 1)
-    .openapi({ param: { name: 'alert_id', in: 'path' }, example: 1, type: 'integer' }),
-});
+export const alertIdParam = idParam('alert_id');

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { ApiError } from '../http/api-errors.js';
-import { errors, json, jsonBody, security } from '../http/openapi-helpers.js';
+import { errors, idParam, json, jsonBody, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import { storableText } from '../http/storable.js';
 import { generateApiKey } from './api-key-secret.js';
@@ -109,14 +109,7 @@ export function createApiKeysRoutes(db: Kysely<Database>, onRevoke: () => void) 
       middleware: [requireRole('admin')],
       summary: 'Revoke an API key',
       request: {
-        params: z.object({
-          key_id: z.coerce
-            .number()
-            .int()
-            .positive()
-            .max(2 ** 31 - 1)
-            .openapi({ param: { name: 'key_id', in: 'path' }, type: 'integer' }),
-        }),
+        params: idParam('key_id'),
       },
       responses: { 200: json(apiKeySchema, 'the revoked key'), ...errors(400, 404) },
     }),

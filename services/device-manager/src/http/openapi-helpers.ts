@@ -27,7 +27,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'no valid API key (`unauthorized`)',
   403: 'the key’s role may not do this (`forbidden`)',
   404: 'not found',
-  409: 'already exists',
+  409: 'conflicts with what exists (`device_exists`, `rule_exists`, `rule_managed`)',
   413: 'request body too large (`payload_too_large`)',
   415: 'the body is not JSON (`unsupported_media_type`)',
   422: 'the answer would be too large (`too_many_points`)',
@@ -40,4 +40,15 @@ export function errors(...statuses: number[]) {
   return Object.fromEntries(
     all.map((status) => [status, json(errorSchema, DESCRIPTIONS[status] ?? 'error')]),
   ) as Record<number, ReturnType<typeof json<typeof errorSchema>>>;
+}
+
+/** A path parameter holding a row's integer id (PostgreSQL `integer`), as `{name}`. */
+export function idParam<N extends string>(name: N) {
+  const id = z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1)
+    .openapi({ param: { name, in: 'path' }, example: 1, type: 'integer' });
+  return z.object({ [name]: id } as { [K in N]: typeof id });
 }

@@ -1,0 +1,185 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Database } from '@iot-meter/common';
+import type { Kysely } from 'kysely';
+import { requireRole } from '../auth/authenticate.js';
+import { ApiError } from '../http/api-errors.js';
+import { errors, json, jsonBody, security } from '../http/openapi-helpers.js';
+import { createRouter } from '../http/router.js';
+import {
+  deleteRule,
+  findRule,
+  findRules,
+  insertRule,
+  isNameTaken,
+  type RuleRow,
+  type RuleValues,
+  replaceRule,
+} from './alert-rules.repository.js';
+import {
+  defaultTemplate,
+  formatDuration,
+  listRulesQuery,
+  type Rule,
+  type RuleBody,
+  ruleBody,
+  ruleIdParam,
+  ruleSchema,
+} from './alert-rules.schema.js';
+
+const tags = ['alert rules'];
+
+export function toRule(row: RuleRow): Rule {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    metric: row.metric,
+    condition: row.condition,
+    for: formatDuration(row.for_seconds),
+    scope: row.scope,
+    severity: row.severity as Rule['severity'],
+    message: row.message_template,
+    enabled: row.enabled,
+    managed_by: row.managed_by,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** A validated body as stored. */
+export function ruleValues(body: RuleBody): RuleValues {
+  return {
+    name: body.name,
+    kind: body.kind,
+    metric: body.metric ?? null,
+    condition: body.condition ?? null,
+    for_seconds: body.for,
+    scope: body.scope,
+    severity: body.severity,
+    message_template: body.message ?? defaultTemplate(body.kind),
+    enabled: body.enabled,
+  };
+}
+
+function ruleNotFound(): never {
+  throw new ApiError('rule_not_found', 'Alert rule not found');
+}
+
+async function unlessNameTaken<T>(name: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isNameTaken(err)) throw new ApiError('rule_exists', `a rule named ${name} exists`, 'name');
+    throw err;
+  }
+}
+
+/** Rules the API may change: not those declared as code, which their next sync would undo. */
+async function requireApiManaged(db: Kysely<Database>, id: number): Promise<RuleRow> {
+  const rule = await findRule(db, id);
+  if (!rule) ruleNotFound();
+  if (rule.managed_by !== null) {
+    throw new ApiError(
+      'rule_managed',
+      `rule ${rule.name} is declared in ${rule.managed_by}; change it there`,
+    );
+  }
+  return rule;
+}
+
+/** `/api/alert-rules`: viewers read rules, operators write them, admins delete them. */
+export function createAlertRulesRoutes(db: Kysely<Database>) {
+  const app = createRouter();
+  const ruleId = (c: { req: { valid(target: 'param'): { rule_id: number } } }) =>
+    c.req.valid('param').rule_id;
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/alert-rules',
+      tags,
+      security,
+      summary: 'Alert rules, oldest first',
+      request: { query: listRulesQuery },
+      responses: { 200: json(z.array(ruleSchema), 'the rules'), ...errors(400) },
+    }),
+    async (c) => c.json((await findRules(db, c.req.valid('query'))).map(toRule), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/alert-rules/{rule_id}',
+      tags,
+      security,
+      summary: 'One alert rule',
+      request: { params: ruleIdParam },
+      responses: { 200: json(ruleSchema, 'the rule'), ...errors(400, 404) },
+    }),
+    async (c) => {
+      const rule = await findRule(db, ruleId(c));
+      if (!rule) ruleNotFound();
+      return c.json(toRule(rule), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/alert-rules',
+      tags,
+      security,
+      middleware: [requireRole('operator')],
+      summary: 'Create an alert rule',
+      request: { body: jsonBody(ruleBody) },
+      responses: { 201: json(ruleSchema, 'the new rule'), ...errors(400, 409, 413, 415) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const rule = await unlessNameTaken(body.name, () => insertRule(db, ruleValues(body)));
+      return c.json(toRule(rule), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/api/alert-rules/{rule_id}',
+      tags,
+      security,
+      middleware: [requireRole('operator')],
+      summary: 'Replace an alert rule (its open alerts resolve, and it judges anew)',
+      request: { params: ruleIdParam, body: jsonBody(ruleBody) },
+      responses: { 200: json(ruleSchema, 'the rule'), ...errors(400, 404, 409, 413, 415) },
+    }),
+    async (c) => {
+      const id = ruleId(c);
+      await requireApiManaged(db, id);
+      const body = c.req.valid('json');
+      const rule = await unlessNameTaken(body.name, () => replaceRule(db, id, ruleValues(body)));
+      if (!rule) ruleNotFound();
+      return c.json(toRule(rule), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/alert-rules/{rule_id}',
+      tags,
+      security,
+      middleware: [requireRole('admin')],
+      summary: 'Delete an alert rule; its alerts stay, the open ones resolved',
+      request: { params: ruleIdParam },
+      responses: { 200: json(ruleSchema, 'the deleted rule'), ...errors(400, 404, 409) },
+    }),
+    async (c) => {
+      const id = ruleId(c);
+      const rule = await requireApiManaged(db, id);
+      if (!(await deleteRule(db, id))) ruleNotFound();
+      return c.json(toRule(rule), 200);
+    },
+  );
+
+  return app;
+}
