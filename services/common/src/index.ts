@@ -24,6 +24,7 @@ export * from './retry/retry-delay.js';
 export * from './storage/database.js';
 export * from './storage/influx.js';
 export * from './storage/influx-http.js';
+export * from './storage/leadership.js';
 export * from './storage/listen.js';
 export * from './storage/object-store.js';
 export * from './tracing/run-in-span.js';

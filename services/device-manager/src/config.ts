@@ -1,9 +1,23 @@
 import { commaList, databaseEnv, influxEnv, mqttEnv, s3Env, serviceEnv } from '@iot-meter/common';
 import { z } from 'zod';
+import { parseDurationSeconds } from './alert-rules/alert-rules.schema.js';
 import { isProxyEntry } from './http/client-address.js';
 import { downsampleEnv } from './retention/retention-config.js';
 
 const positive = z.coerce.number().positive();
+// A duration like 15s, 10m, 6h, in milliseconds.
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const seconds = parseDurationSeconds(text);
+      if (seconds === undefined || seconds === 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration like 30s, 5m, 1h or 1d' });
+        return z.NEVER;
+      }
+      return seconds * 1000;
+    });
 
 export const deviceManagerConfig = serviceEnv(8080)
   .extend(databaseEnv.shape)
@@ -38,6 +52,14 @@ export const deviceManagerConfig = serviceEnv(8080)
       (list) => list.every(isProxyEntry),
       'must be comma-separated IP addresses or CIDR blocks',
     ),
+    // Alert rules: evaluated every interval by one replica at a time; the first pass after taking
+    // the lead reads this far back, each pass reaches back the late window before the previous one
+    // ended, and samples a device backfills are judged up to the maximum lateness old.
+    ALERT_EVALUATION: z.enum(['on', 'off']).default('on'),
+    ALERT_EVAL_INTERVAL: duration('15s'),
+    ALERT_LOOKBACK: duration('10m'),
+    ALERT_LATE_WINDOW: duration('1m'),
+    ALERT_MAX_LATENESS: duration('6h'),
     // Comma-separated origins allowed by CORS; none by default.
     CORS_ORIGINS: commaList(),
   });

@@ -3,16 +3,20 @@ import {
   createDatabase,
   createInflux,
   createInfluxReadiness,
+  createLeadership,
   createLogger,
   createMetricsRegistry,
   createObjectStore,
   createObjectStoreReadiness,
   createPostgresReadiness,
+  type Database,
   loadConfig,
   loadMqttClientOptions,
   onShutdown,
   serve,
 } from '@iot-meter/common';
+import { createRuleEvaluator } from './alert-rules/rule-evaluator.js';
+import { runEvery } from './alert-rules/run-every.js';
 import { createApp, SERVICE } from './app.js';
 import { startCommandDispatcher } from './commands/command-dispatcher.js';
 import { createCommandPublisher } from './commands/command-publisher.js';
@@ -48,13 +52,35 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     ttlMs: config.API_READ_CACHE_MS,
     logger: logger.child({ module: 'read-cache' }),
   });
+  const influxQuery = createInflux(config).getQueryApi(config.INFLUX_ORG);
+  // One replica evaluates alert rules at a time: the holder of this lock ("IoT", rules).
+  const leadership = createLeadership<Database>(config.DATABASE_URL, [0x496f54, 1]);
+  const rulesLog = logger.child({ module: 'alert-rules' });
+  const stopEvaluator =
+    config.ALERT_EVALUATION === 'on'
+      ? runEvery(
+          config.ALERT_EVAL_INTERVAL,
+          createRuleEvaluator({
+            db,
+            leadership,
+            influx: { query: influxQuery, bucket: config.INFLUX_BUCKET },
+            intervalMs: config.ALERT_EVAL_INTERVAL,
+            lookbackMs: config.ALERT_LOOKBACK,
+            lateWindowMs: config.ALERT_LATE_WINDOW,
+            maxLatenessMs: config.ALERT_MAX_LATENESS,
+            logger: rulesLog,
+            registry,
+          }).pass,
+          rulesLog,
+        )
+      : async () => {};
   if (!config.API_ADMIN_KEY) logger.warn('API_ADMIN_KEY is not set: only keys already in the database work');
 
   const app = createApp({
     db,
     registry,
     influx: {
-      query: createInflux(config).getQueryApi(config.INFLUX_ORG),
+      query: influxQuery,
       bucket: config.INFLUX_BUCKET,
       ...(config.INFLUX_DOWNSAMPLE_BUCKET && {
         history: createHistory(config, {
@@ -81,6 +107,8 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
   onShutdown(logger, async () => {
     await server.close();
     stopDispatcher();
+    await stopEvaluator();
+    await leadership.close();
     await readCaches.close();
     await commands.close();
     await db.destroy();

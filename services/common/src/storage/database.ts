@@ -10,11 +10,13 @@ import { loadPg } from './pg-module.js';
  */
 export function createDatabase<Schema>(
   config: DatabaseEnv,
-  options: { maxConnections?: number; registry?: Registry } = {},
+  options: { maxConnections?: number; registry?: Registry; keepIdle?: boolean } = {},
 ): Kysely<Schema> {
   const pool = new (loadPg().Pool)({
     connectionString: config.DATABASE_URL,
     max: options.maxConnections ?? 10,
+    // Idle connections close after 10 s unless kept (one that holds a session lock must stay).
+    ...(options.keepIdle && { idleTimeoutMillis: 0 }),
   });
   // A client whose server goes away emits 'error': an idle one on the pool, a checked-out one (a
   // transaction between two queries) on itself. Unhandled, either ends the process (seen in the

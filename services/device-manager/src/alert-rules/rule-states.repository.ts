@@ -1,0 +1,159 @@
+import type { Database } from '@iot-meter/common';
+import { type Kysely, sql } from 'kysely';
+import type { RuleRow } from './alert-rules.repository.js';
+import type { Scope } from './alert-rules.schema.js';
+import type { RuleState, Transition } from './judge.js';
+
+export type StoredState = RuleState & { alertId: number | null };
+
+/** A rule's state per device, as the last pass left it. */
+export async function findRuleStates(
+  db: Kysely<Database>,
+  ruleId: number,
+): Promise<Map<string, StoredState>> {
+  const rows = await db.selectFrom('alert_rule_states').selectAll().where('rule_id', '=', ruleId).execute();
+  return new Map(
+    rows.map((row) => [
+      row.device_id,
+      {
+        state: row.state,
+        since: row.since.getTime(),
+        value: row.value,
+        evaluatedThrough: row.evaluated_through.getTime(),
+        alertId: row.alert_id,
+      },
+    ]),
+  );
+}
+
+export type ScopedDevice = { device_id: string; created_at: Date };
+
+/** The registered devices a scope covers. */
+export async function findScopeDevices(db: Kysely<Database>, scope: Scope): Promise<ScopedDevice[]> {
+  let query = db.selectFrom('devices').select(['device_id', 'created_at']);
+  if ('device_type' in scope) query = query.where('device_type', '=', scope.device_type);
+  if ('labels' in scope)
+    query = query.where(sql<boolean>`metadata @> ${JSON.stringify(scope.labels)}::jsonb`);
+  if ('device_ids' in scope) query = query.where('device_id', 'in', scope.device_ids);
+  return query.execute();
+}
+
+/** Devices seen since `sinceMs` (presence, which the collectors keep), with when they were last seen. */
+export async function findDevicesSeenSince(
+  db: Kysely<Database>,
+  sinceMs: number,
+): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('device_presence')
+    .select(['device_id', 'last_seen'])
+    .where('last_seen', '>=', new Date(sinceMs))
+    .execute();
+  return new Map(rows.map((row) => [row.device_id, row.last_seen.getTime()]));
+}
+
+export type Presence = { status: 'online' | 'offline'; changedAt: number };
+
+export async function findPresence(
+  db: Kysely<Database>,
+  deviceIds: readonly string[],
+): Promise<Map<string, Presence>> {
+  if (deviceIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('device_presence')
+    .select(['device_id', 'connection_status', 'status_changed_at'])
+    .where('device_id', 'in', deviceIds)
+    .execute();
+  return new Map(
+    rows.map((row) => [
+      row.device_id,
+      { status: row.connection_status, changedAt: row.status_changed_at.getTime() },
+    ]),
+  );
+}
+
+/** A device's judgement to store: its new state and the transitions that led there, oldest first. */
+export type DeviceChange = {
+  deviceId: string;
+  state: RuleState;
+  previous: StoredState | undefined;
+  transitions: Transition[];
+  message: (transition: Transition) => string;
+};
+
+/**
+ * Stores one pass's changes of a rule in `tx`: a fired transition opens the (rule, device)'s alert
+ * (the unique index keeps it to one: an alert already open is kept), a resolved one closes it at
+ * the data's time; then the state. Returns the alerts opened and closed.
+ */
+export async function storeChanges(
+  tx: Kysely<Database>,
+  rule: RuleRow,
+  changes: readonly DeviceChange[],
+): Promise<{ opened: number; closed: number }> {
+  let opened = 0;
+  let closed = 0;
+  for (const change of changes) {
+    let alertId = change.previous?.alertId ?? null;
+    for (const transition of change.transitions) {
+      if (transition.kind === 'fired') {
+        const inserted = await tx
+          .insertInto('device_alerts')
+          .values({
+            device_id: change.deviceId,
+            alert_type: rule.name,
+            severity: rule.severity,
+            message: change.message(transition),
+            rule_id: rule.id,
+            value: transition.value,
+            started_at: new Date(transition.startedAt),
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(['rule_id', 'device_id'])
+              .where('rule_id', 'is not', null)
+              .where('resolved_at', 'is', null)
+              .doNothing(),
+          )
+          .returning('id')
+          .executeTakeFirst();
+        if (inserted) opened += 1;
+        alertId = inserted?.id ?? (await findOpenAlertId(tx, rule.id, change.deviceId)) ?? null;
+      } else {
+        const result = await tx
+          .updateTable('device_alerts')
+          .set({ resolved_at: new Date(transition.at) })
+          .where('rule_id', '=', rule.id)
+          .where('device_id', '=', change.deviceId)
+          .where('resolved_at', 'is', null)
+          .executeTakeFirst();
+        closed += Number(result.numUpdatedRows);
+      }
+    }
+    const state = {
+      state: change.state.state,
+      since: new Date(change.state.since),
+      value: change.state.value,
+      evaluated_through: new Date(change.state.evaluatedThrough),
+      alert_id: alertId,
+    };
+    await tx
+      .insertInto('alert_rule_states')
+      .values({ rule_id: rule.id, device_id: change.deviceId, ...state })
+      .onConflict((oc) =>
+        oc.columns(['rule_id', 'device_id']).doUpdateSet({ ...state, updated_at: sql`now()` }),
+      )
+      .execute();
+  }
+  return { opened, closed };
+}
+
+async function findOpenAlertId(tx: Kysely<Database>, ruleId: number, deviceId: string) {
+  const row = await tx
+    .selectFrom('device_alerts')
+    .select('id')
+    .where('rule_id', '=', ruleId)
+    .where('device_id', '=', deviceId)
+    .where('resolved_at', 'is', null)
+    .executeTakeFirst();
+  return row?.id;
+}

@@ -1,0 +1,274 @@
+import { createInflux, createLeadership, type Database, influxEnv, loadConfig } from '@iot-meter/common';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRuleEvaluator } from '../src/alert-rules/rule-evaluator.js';
+import { ApiHarness } from './api-harness.js';
+
+const stackEnv = inject('stackEnv');
+const api = new ApiHarness(stackEnv);
+const leaderships: ReturnType<typeof createLeadership<Database>>[] = [];
+beforeAll(() => api.start());
+afterAll(async () => {
+  await Promise.all(leaderships.map((l) => l.close()));
+  await api.dispose();
+});
+
+const T0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
+let clock = T0;
+
+// Each evaluator gets a lock of its own test's, so tests (and files) running at once do not share one.
+let lockId = Math.floor(Math.random() * 1_000_000);
+function evaluator(lock = lockId) {
+  const leadership = createLeadership<Database>(api.apiDatabaseUrl, [4242, lock]);
+  leaderships.push(leadership);
+  const influx = loadConfig(influxEnv, stackEnv);
+  return {
+    leadership,
+    evaluator: createRuleEvaluator({
+      db: api.apiDb,
+      leadership,
+      influx: {
+        query: createInflux({
+          ...influx,
+          INFLUX_TOKEN: stackEnv.DEVICE_MANAGER_INFLUX_TOKEN ?? '',
+        }).getQueryApi(influx.INFLUX_ORG),
+        bucket: api.influx.name,
+      },
+      intervalMs: 15_000,
+      lookbackMs: 600_000,
+      lateWindowMs: 60_000,
+      maxLatenessMs: 6 * 3_600_000,
+      logger: api.logger,
+      now: () => clock,
+    }),
+  };
+}
+
+async function device(id: string, type: string) {
+  expect(
+    (await api.call('POST', '/api/devices', { json: { device_id: id, device_name: id, device_type: type } }))
+      .status,
+  ).toBe(201);
+}
+
+async function rule(json: Record<string, unknown>): Promise<number> {
+  const created = await api.call('POST', '/api/alert-rules', { json });
+  expect(created.status).toBe(201);
+  return (created.json as { id: number }).id;
+}
+
+/** Temperatures of a device at seconds after T0. */
+function temperatures(deviceId: string, ...points: [number, number][]) {
+  return api.writePoints(
+    points.map(
+      ([s, v]) => `iot_telemetry,device_id=${deviceId},metric=temperature value=${v} ${T0 + s * 1000}`,
+    ),
+  );
+}
+
+async function alertsOf(ruleId: number) {
+  return api.database.db
+    .selectFrom('device_alerts')
+    .select(['device_id', 'alert_type', 'severity', 'message', 'value', 'started_at', 'resolved_at'])
+    .where('rule_id', '=', ruleId)
+    .orderBy('id')
+    .execute();
+}
+
+describe('alert rule evaluation', () => {
+  it('fires a threshold held for `for` once per device, ignores a shorter breach, and resolves past the clear threshold', async () => {
+    await device('boiler-1', 'boiler');
+    await device('boiler-2', 'boiler');
+    await device('fridge-1', 'fridge');
+    const id = await rule({
+      name: 'boiler-hot',
+      kind: 'threshold',
+      metric: 'temperature',
+      condition: { op: '>', value: 90, clear: 85 },
+      for: '60s',
+      scope: { device_type: 'boiler' },
+      severity: 'critical',
+      message: '{{device_id}} at {{value}} (limit {{threshold}}, {{rule}})',
+    });
+    await temperatures('boiler-1', [0, 80], [10, 95], [40, 96], [70, 97]);
+    await temperatures('boiler-2', [10, 95], [30, 80], [40, 95], [80, 96]);
+    await temperatures('fridge-1', [10, 99], [90, 99]);
+    const { evaluator: one } = evaluator();
+
+    clock = T0 + 100_000;
+    expect(await one.pass()).toEqual({ leading: true, rules: 1, failed: 0, opened: 1, closed: 0 });
+    expect(await alertsOf(id)).toEqual([
+      {
+        device_id: 'boiler-1',
+        alert_type: 'boiler-hot',
+        severity: 'critical',
+        message: 'boiler-1 at 97 (limit 90, boiler-hot)',
+        value: 97,
+        started_at: new Date(T0 + 10_000),
+        resolved_at: null,
+      },
+    ]);
+    // Nothing new: nothing changes. Hovering between 85 and 90 keeps it open; 84 resolves it then.
+    clock = T0 + 115_000;
+    expect(await one.pass()).toMatchObject({ opened: 0, closed: 0 });
+    await temperatures('boiler-1', [110, 88], [120, 90], [125, 86]);
+    clock = T0 + 130_000;
+    expect(await one.pass()).toMatchObject({ opened: 0, closed: 0 });
+    await temperatures('boiler-1', [135, 84]);
+    clock = T0 + 145_000;
+    expect(await one.pass()).toMatchObject({ opened: 0, closed: 1 });
+    const [alert] = await alertsOf(id);
+    expect(alert?.resolved_at).toEqual(new Date(T0 + 135_000));
+    // boiler-2 never held 95+ for 60 s (40 → 80 is 40 s); it is still pending since 40.
+    const states = await api.database.db
+      .selectFrom('alert_rule_states')
+      .select(['device_id', 'state', 'since'])
+      .where('rule_id', '=', id)
+      .orderBy('device_id')
+      .execute();
+    expect(states).toEqual([
+      { device_id: 'boiler-1', state: 'resolved', since: new Date(T0 + 135_000) },
+      { device_id: 'boiler-2', state: 'pending', since: new Date(T0 + 40_000) },
+    ]);
+    expect(await alertsOf(id)).toHaveLength(1);
+  });
+
+  it('leads on one replica only, and another takes over with the pending state when the leader dies', async () => {
+    lockId += 1;
+    await device('press-1', 'press');
+    const id = await rule({
+      name: 'press-low',
+      kind: 'threshold',
+      metric: 'temperature',
+      condition: { op: '<', value: 10 },
+      for: '60s',
+      scope: { device_ids: ['press-1'] },
+    });
+    const first = evaluator();
+    const second = evaluator();
+    await temperatures('press-1', [1000, 5], [1030, 4]);
+    clock = T0 + 1_040_000;
+    expect(await first.evaluator.pass()).toMatchObject({ leading: true, opened: 0 });
+    expect(await second.evaluator.pass()).toEqual({
+      leading: false,
+      rules: 0,
+      failed: 0,
+      opened: 0,
+      closed: 0,
+    });
+
+    // The leader's connection goes (as when its process is killed): the lock goes with it.
+    await first.leadership.close();
+    await temperatures('press-1', [1070, 3]);
+    clock = T0 + 1_080_000;
+    expect(await second.evaluator.pass()).toMatchObject({ leading: true, opened: 1 });
+    expect(await alertsOf(id)).toMatchObject([
+      { device_id: 'press-1', value: 3, started_at: new Date(T0 + 1_000_000) },
+    ]);
+  });
+
+  it('judges samples a device backfills after an outage at their own times', async () => {
+    lockId += 1;
+    await device('tank-1', 'tank');
+    const id = await rule({
+      name: 'tank-hot',
+      kind: 'threshold',
+      metric: 'temperature',
+      condition: { op: '>=', value: 50 },
+      for: '30s',
+      scope: { device_ids: ['tank-1'] },
+    });
+    const { evaluator: one } = evaluator();
+    await temperatures('tank-1', [2000, 20]);
+    clock = T0 + 2_010_000;
+    await one.pass();
+    // Offline from 2000 to 2600; at 2600 it sends what it measured meanwhile, and is seen again.
+    clock = T0 + 2_600_000;
+    await one.pass();
+    await temperatures('tank-1', [2100, 55], [2140, 60], [2200, 40], [2590, 21]);
+    await api.database.db
+      .insertInto('device_presence')
+      .values({
+        device_id: 'tank-1',
+        connection_status: 'online',
+        status_changed_at: new Date(clock),
+        last_seen: new Date(clock),
+      })
+      .execute();
+    clock = T0 + 2_615_000;
+    expect(await one.pass()).toMatchObject({ opened: 1, closed: 1 });
+    expect(await alertsOf(id)).toMatchObject([
+      { value: 60, started_at: new Date(T0 + 2_100_000), resolved_at: new Date(T0 + 2_200_000) },
+    ]);
+  });
+
+  it('fires offline after its duration and no_data for a silent device, and resolves both when it is back', async () => {
+    lockId += 1;
+    await device('meter-1', 'meter');
+    await device('meter-2', 'meter');
+    const offline = await rule({
+      name: 'meter-offline',
+      kind: 'offline',
+      for: '5m',
+      scope: { device_type: 'meter' },
+    });
+    const silent = await rule({
+      name: 'meter-silent',
+      kind: 'no_data',
+      for: '10m',
+      scope: { device_type: 'meter' },
+    });
+    const { evaluator: one } = evaluator();
+    clock = T0 + 3_000_000;
+    await temperatures('meter-1', [2990, 20]);
+    await temperatures('meter-2', [2990, 20]);
+    await api.database.db
+      .insertInto('device_presence')
+      .values([
+        {
+          device_id: 'meter-1',
+          connection_status: 'offline',
+          status_changed_at: new Date(T0 + 2_995_000),
+          last_seen: new Date(T0 + 2_990_000),
+        },
+        {
+          device_id: 'meter-2',
+          connection_status: 'online',
+          status_changed_at: new Date(T0 + 2_000_000),
+          last_seen: new Date(T0 + 2_990_000),
+        },
+      ])
+      .execute();
+    expect(await one.pass()).toMatchObject({ opened: 0 });
+    clock = T0 + 3_300_000;
+    expect(await one.pass()).toMatchObject({ opened: 1 });
+    expect(await alertsOf(offline)).toMatchObject([
+      { device_id: 'meter-1', started_at: new Date(T0 + 2_995_000), resolved_at: null },
+    ]);
+    // meter-2 keeps sending; meter-1 has been silent since 2990 s: 10 minutes later, no_data fires.
+    await temperatures('meter-2', [3500, 21]);
+    clock = T0 + 3_600_000;
+    expect(await one.pass()).toMatchObject({ opened: 1 });
+    expect(await alertsOf(silent)).toMatchObject([
+      {
+        device_id: 'meter-1',
+        message: 'meter-1: no telemetry for 10m (meter-silent)',
+        started_at: new Date(T0 + 2_990_000),
+      },
+    ]);
+
+    await temperatures('meter-1', [3610, 22]);
+    await api.database.db
+      .updateTable('device_presence')
+      .set({
+        connection_status: 'online',
+        status_changed_at: new Date(T0 + 3_605_000),
+        last_seen: new Date(T0 + 3_610_000),
+      })
+      .where('device_id', '=', 'meter-1')
+      .execute();
+    clock = T0 + 3_620_000;
+    expect(await one.pass()).toMatchObject({ closed: 2 });
+    expect((await alertsOf(offline))[0]?.resolved_at).toEqual(new Date(T0 + 3_605_000));
+    expect((await alertsOf(silent))[0]?.resolved_at).toEqual(new Date(T0 + 3_610_000));
+  });
+});
