@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What this checkout needs on this machine, installed when missing; `npm start` and `npm test` run
 # it first, and it takes a second once everything is there. The Debian packages the local stack
-# runs (as root, or through sudo), python3-venv for the API fuzzer, buildah and debootstrap, which
-# build and run our images without a Docker engine (scripts/images/build.sh); then the npm
+# runs (as root, or through sudo; Prometheus and its Alertmanager among them), python3-venv for the
+# API fuzzer, buildah and debootstrap, which build and run our images without a Docker engine
+# (scripts/images/build.sh); then the npm
 # dependencies. Go, Rust and Node come with the machine; MinIO and InfluxDB 2 are built by
 # `stack.sh up`, the test tools (Helm, the control plane, schemathesis) by `stack.sh tools`.
 set -euo pipefail
@@ -11,7 +12,7 @@ root=$(dirname "$here")
 # shellcheck source=stack/versions.env
 source "$here/stack/versions.env"
 
-packages=(postgresql mosquitto mosquitto-clients prometheus curl ca-certificates python3-venv
+packages=(postgresql mosquitto mosquitto-clients prometheus prometheus-alertmanager curl ca-certificates python3-venv
   buildah debootstrap debian-archive-keyring)
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)

@@ -34,6 +34,9 @@ MINIO_PORT=$((19000 + offset))
 MINIO_CONSOLE_PORT=$((19001 + offset))
 INFLUX_PORT=$((18086 + offset))
 PROMETHEUS_PORT=$((19090 + offset))
+ALERTMANAGER_PORT=$((19093 + offset))
+# Alertmanager's one webhook receiver: a test listens there to see what Alertmanager notifies.
+ALERT_RECEIVER_PORT=$((19094 + offset))
 
 # Local development credentials: loopback only, never used by the chart.
 PG_USER=iot
@@ -60,7 +63,7 @@ S3_DEVICE_MANAGER_SECRET_KEY=iot-device-manager-dev-secret
 # account. A password already in the stack's folder wins (a test may set the chart's there).
 MQTT_SERVICE_ACCOUNTS=(collector device-manager broker-exporter test-client)
 
-SERVERS=(postgres mosquitto minio influxdb prometheus)
+SERVERS=(postgres mosquitto minio influxdb prometheus alertmanager)
 START_TIMEOUT=${IOT_STACK_START_TIMEOUT:-60}
 
 die() {
@@ -101,6 +104,10 @@ healthy_minio() {
 healthy_influxdb() {
   curl -fs "http://127.0.0.1:$INFLUX_PORT/health" | grep -q '"status": *"pass"'
 }
+healthy_alertmanager() {
+  curl -fs -o /dev/null "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready"
+}
+
 healthy_prometheus() {
   curl -fs -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
 }
@@ -286,9 +293,17 @@ start_prometheus() {
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle
 }
 
+start_alertmanager() {
+  local dir=$state/alertmanager
+  mkdir -p "$dir/data"
+  sed -e "s|@RECEIVER_URL@|http://127.0.0.1:$ALERT_RECEIVER_PORT/alerts|" "$here/alertmanager.yml" >"$dir/alertmanager.yml"
+  launch alertmanager prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --cluster.listen-address=""
+}
+
 check_prerequisites() {
   local missing=()
-  for cmd in mosquitto mosquitto_sub prometheus curl go cargo cc runuser; do
+  for cmd in mosquitto mosquitto_sub prometheus prometheus-alertmanager curl go cargo cc runuser; do
     command -v "$cmd" >/dev/null || missing+=("$cmd")
   done
   [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run 'bash scripts/setup.sh'"
@@ -386,7 +401,7 @@ cmd_start() {
 }
 
 cmd_down() {
-  for name in prometheus influxdb minio mosquitto; do
+  for name in alertmanager prometheus influxdb minio mosquitto; do
     stop_pid "$name"
   done
   if [ -s "$state/postgres/data/postmaster.pid" ]; then
@@ -431,6 +446,8 @@ export S3_BUCKET=$S3_BUCKET
 export S3_CONSOLE_URL=http://127.0.0.1:$MINIO_CONSOLE_PORT
 export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 export PROMETHEUS_TARGETS_DIR=$state/prometheus/targets
+export ALERTMANAGER_URL=http://127.0.0.1:$ALERTMANAGER_PORT
+export ALERT_RECEIVER_PORT=$ALERT_RECEIVER_PORT
 export HELM_BIN=$cache_root/helm-$HELM_VERSION/helm
 export KUBERNETES_BIN_DIR=$cache_root/kubernetes-$KUBERNETES_VERSION
 export ETCD_BIN=$cache_root/etcd-$ETCD_VERSION/etcd

@@ -76,6 +76,7 @@ describe('PostgreSQL: a role per service', () => {
       'devices(device_id): SELECT',
     ]);
     expect(await grants('iot_meter_device_manager')).toEqual([
+      'alert_notifications: DELETE,INSERT,SELECT,UPDATE',
       'alert_rule_states: DELETE,INSERT,SELECT,UPDATE',
       'alert_rules: DELETE,INSERT,SELECT,UPDATE',
       'api_keys: DELETE,INSERT,SELECT,UPDATE',

@@ -60,6 +60,8 @@ export const deviceManagerConfig = serviceEnv(8080)
     ALERT_LOOKBACK: duration('10m'),
     ALERT_LATE_WINDOW: duration('1m'),
     ALERT_MAX_LATENESS: duration('6h'),
+    // Prometheus Alertmanager, to which rule alerts are sent (none: alerts stay in the API).
+    ALERTMANAGER_URL: z.url().optional(),
     // Comma-separated origins allowed by CORS; none by default.
     CORS_ORIGINS: commaList(),
   });

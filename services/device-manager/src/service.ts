@@ -15,6 +15,7 @@ import {
   onShutdown,
   serve,
 } from '@iot-meter/common';
+import { ALERTMANAGER_TARGET, createAlertmanagerNotifier } from './alert-rules/alertmanager-notifier.js';
 import { createRuleEvaluator } from './alert-rules/rule-evaluator.js';
 import { runEvery } from './alert-rules/run-every.js';
 import { createApp, SERVICE } from './app.js';
@@ -56,21 +57,35 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
   // One replica evaluates alert rules at a time: the holder of this lock ("IoT", rules).
   const leadership = createLeadership<Database>(config.DATABASE_URL, [0x496f54, 1]);
   const rulesLog = logger.child({ module: 'alert-rules' });
+  const alertmanager =
+    config.ALERTMANAGER_URL &&
+    createAlertmanagerNotifier({
+      db,
+      url: config.ALERTMANAGER_URL,
+      intervalMs: config.ALERT_EVAL_INTERVAL,
+      logger: rulesLog,
+    });
+  const evaluator = createRuleEvaluator({
+    db,
+    leadership,
+    influx: { query: influxQuery, bucket: config.INFLUX_BUCKET },
+    intervalMs: config.ALERT_EVAL_INTERVAL,
+    lookbackMs: config.ALERT_LOOKBACK,
+    lateWindowMs: config.ALERT_LATE_WINDOW,
+    maxLatenessMs: config.ALERT_MAX_LATENESS,
+    logger: rulesLog,
+    registry,
+    notificationTargets: alertmanager ? [ALERTMANAGER_TARGET] : [],
+  });
   const stopEvaluator =
     config.ALERT_EVALUATION === 'on'
       ? runEvery(
           config.ALERT_EVAL_INTERVAL,
-          createRuleEvaluator({
-            db,
-            leadership,
-            influx: { query: influxQuery, bucket: config.INFLUX_BUCKET },
-            intervalMs: config.ALERT_EVAL_INTERVAL,
-            lookbackMs: config.ALERT_LOOKBACK,
-            lateWindowMs: config.ALERT_LATE_WINDOW,
-            maxLatenessMs: config.ALERT_MAX_LATENESS,
-            logger: rulesLog,
-            registry,
-          }).pass,
+          async () => {
+            // The leader notifies, after its pass: what the pass opened or resolved goes out at once.
+            const { leading } = await evaluator.pass();
+            if (leading && alertmanager) await alertmanager.deliver();
+          },
           rulesLog,
         )
       : async () => {};

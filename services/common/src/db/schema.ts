@@ -95,6 +95,18 @@ export type AlertRuleStatesTable = {
   updated_at: DefaultedTimestamp;
 };
 
+export type AlertNotificationsTable = {
+  id: DefaultedBigInt;
+  alert_id: number;
+  event: 'firing' | 'resolved';
+  target: string;
+  attempts: Generated<number>;
+  next_attempt_at: DefaultedTimestamp;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+};
+
 export type DeviceCommandsTable = {
   id: Generated<number>;
   cmd_id: string;
@@ -155,6 +167,7 @@ export type DeviceCredentialsTable = {
 };
 
 export type Database = {
+  alert_notifications: AlertNotificationsTable;
   alert_rules: AlertRulesTable;
   alert_rule_states: AlertRuleStatesTable;
   api_keys: ApiKeysTable;

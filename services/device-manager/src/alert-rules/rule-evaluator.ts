@@ -31,6 +31,8 @@ export type RuleEvaluatorOptions = {
   logger: Logger;
   registry?: Registry;
   now?: () => number;
+  /** Where each opened or resolved alert is to be notified (its outbox rows), e.g. `alertmanager`. */
+  notificationTargets?: readonly string[];
 };
 
 /** What the leader remembers of a rule between passes: when it ended and each device's newest judged sample. */
@@ -164,7 +166,9 @@ export function createRuleEvaluator(options: RuleEvaluatorOptions) {
     }
     const stored =
       changes.length > 0
-        ? await leadership.whileLeading((tx) => storeChanges(tx, rule, changes))
+        ? await leadership.whileLeading((tx) =>
+            storeChanges(tx, rule, changes, options.notificationTargets ?? []),
+          )
         : { opened: 0, closed: 0 };
     memory.set(rule.id, { version, passEndMs: nowMs, watermarks });
     return stored;

@@ -83,13 +83,22 @@ export type DeviceChange = {
 /**
  * Stores one pass's changes of a rule in `tx`: a fired transition opens the (rule, device)'s alert
  * (the unique index keeps it to one: an alert already open is kept), a resolved one closes it at
- * the data's time; then the state. Returns the alerts opened and closed.
+ * the data's time; each also queues a notification per target; then the state. Returns the alerts
+ * opened and closed.
  */
 export async function storeChanges(
   tx: Kysely<Database>,
   rule: RuleRow,
   changes: readonly DeviceChange[],
+  targets: readonly string[],
 ): Promise<{ opened: number; closed: number }> {
+  const notify = async (alertId: number | undefined, event: 'firing' | 'resolved') => {
+    if (alertId === undefined || targets.length === 0) return;
+    await tx
+      .insertInto('alert_notifications')
+      .values(targets.map((target) => ({ alert_id: alertId, event, target })))
+      .execute();
+  };
   let opened = 0;
   let closed = 0;
   for (const change of changes) {
@@ -117,16 +126,19 @@ export async function storeChanges(
           .returning('id')
           .executeTakeFirst();
         if (inserted) opened += 1;
+        await notify(inserted?.id, 'firing');
         alertId = inserted?.id ?? (await findOpenAlertId(tx, rule.id, change.deviceId)) ?? null;
       } else {
-        const result = await tx
+        const resolved = await tx
           .updateTable('device_alerts')
           .set({ resolved_at: new Date(transition.at) })
           .where('rule_id', '=', rule.id)
           .where('device_id', '=', change.deviceId)
           .where('resolved_at', 'is', null)
-          .executeTakeFirst();
-        closed += Number(result.numUpdatedRows);
+          .returning('id')
+          .execute();
+        closed += resolved.length;
+        for (const { id } of resolved) await notify(id, 'resolved');
       }
     }
     const state = {

@@ -51,9 +51,29 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create unique index device_alerts_open_per_rule on device_alerts (rule_id, device_id)
     where rule_id is not null and resolved_at is null`.execute(db);
 
+  // The outbox: a notification is written in the transaction that opens or resolves its alert, then
+  // delivered to its target (Alertmanager), so a target that is down delays it and never loses it.
+  await db.schema
+    .createTable('alert_notifications')
+    .addColumn('id', 'bigserial', (col) => col.primaryKey())
+    .addColumn('alert_id', 'integer', (col) =>
+      col.notNull().references('device_alerts.id').onDelete('cascade'),
+    )
+    .addColumn('event', 'text', (col) => col.notNull().check(sql`event in ('firing', 'resolved')`))
+    .addColumn('target', 'text', (col) => col.notNull())
+    .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('next_attempt_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .addColumn('last_error', 'text')
+    .addColumn('delivered_at', 'timestamptz')
+    .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .execute();
+  await sql`create index alert_notifications_due on alert_notifications (target, next_attempt_at)
+    where delivered_at is null`.execute(db);
+
   const api = sql.id(DEVICE_MANAGER_ROLE);
-  await sql`grant select, insert, update, delete on alert_rules, alert_rule_states to ${api}`.execute(db);
-  await sql`grant usage on sequence alert_rules_id_seq to ${api}`.execute(db);
+  await sql`grant select, insert, update, delete on alert_rules, alert_rule_states, alert_notifications
+    to ${api}`.execute(db);
+  await sql`grant usage on sequence alert_rules_id_seq, alert_notifications_id_seq to ${api}`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
@@ -64,6 +84,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     .dropColumn('value')
     .dropColumn('started_at')
     .execute();
+  await db.schema.dropTable('alert_notifications').execute();
   await db.schema.dropTable('alert_rule_states').execute();
   await db.schema.dropTable('alert_rules').execute();
 }
