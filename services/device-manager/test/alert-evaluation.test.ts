@@ -1,47 +1,17 @@
-import { createInflux, createLeadership, type Database, influxEnv, loadConfig } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRuleEvaluator } from '../src/alert-rules/rule-evaluator.js';
 import { ApiHarness } from './api-harness.js';
 
 const stackEnv = inject('stackEnv');
 const api = new ApiHarness(stackEnv);
-const leaderships: ReturnType<typeof createLeadership<Database>>[] = [];
 beforeAll(() => api.start());
-afterAll(async () => {
-  await Promise.all(leaderships.map((l) => l.close()));
-  await api.dispose();
-});
+afterAll(() => api.dispose());
 
 const T0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
 let clock = T0;
 
-// Each evaluator gets a lock of its own test's, so tests (and files) running at once do not share one.
+// Each test's evaluators share a lock of their own, so tests (and files) running at once do not.
 let lockId = Math.floor(Math.random() * 1_000_000);
-function evaluator(lock = lockId) {
-  const leadership = createLeadership<Database>(api.apiDatabaseUrl, [4242, lock]);
-  leaderships.push(leadership);
-  const influx = loadConfig(influxEnv, stackEnv);
-  return {
-    leadership,
-    evaluator: createRuleEvaluator({
-      db: api.apiDb,
-      leadership,
-      influx: {
-        query: createInflux({
-          ...influx,
-          INFLUX_TOKEN: stackEnv.DEVICE_MANAGER_INFLUX_TOKEN ?? '',
-        }).getQueryApi(influx.INFLUX_ORG),
-        bucket: api.influx.name,
-      },
-      intervalMs: 15_000,
-      lookbackMs: 600_000,
-      lateWindowMs: 60_000,
-      maxLatenessMs: 6 * 3_600_000,
-      logger: api.logger,
-      now: () => clock,
-    }),
-  };
-}
+const evaluator = () => api.ruleEvaluator([4242, lockId], { now: () => clock });
 
 async function device(id: string, type: string) {
   expect(

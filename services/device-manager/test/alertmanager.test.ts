@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createInflux, createLeadership, type Database, influxEnv, loadConfig } from '@iot-meter/common';
 import { waitFor } from '@iot-meter/common/testing';
-import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAlertmanagerNotifier } from '../src/alert-rules/alertmanager-notifier.js';
-import { createRuleEvaluator } from '../src/alert-rules/rule-evaluator.js';
 import { ApiHarness } from './api-harness.js';
 
 // The stack's Alertmanager notifies one webhook receiver, on ALERT_RECEIVER_PORT: this test is it.
@@ -61,24 +59,8 @@ describe('notifications through Alertmanager', () => {
           ([s, v]) => `iot_telemetry,device_id=${device},metric=temperature value=${v} ${t0 + s * 1000}`,
         ),
       );
-    const influx = loadConfig(influxEnv, stackEnv);
-    const leadership = createLeadership<Database>(api.apiDatabaseUrl, [4243, 1]);
-    onTestFinished(() => leadership.close());
-    const evaluator = createRuleEvaluator({
-      db: api.apiDb,
-      leadership,
-      influx: {
-        query: createInflux({
-          ...influx,
-          INFLUX_TOKEN: stackEnv.DEVICE_MANAGER_INFLUX_TOKEN ?? '',
-        }).getQueryApi(influx.INFLUX_ORG),
-        bucket: api.influx.name,
-      },
-      intervalMs: 15_000,
-      lookbackMs: 600_000,
-      lateWindowMs: 60_000,
+    const { evaluator } = api.ruleEvaluator([4243, 1], {
       maxLatenessMs: 3_600_000,
-      logger: api.logger,
       notificationTargets: ['alertmanager'],
     });
     const notifier = (url: string) =>

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import type { QueryApi } from '@influxdata/influxdb-client';
 import {
   createDatabase,
   createInflux,
+  createLeadership,
   createLogger,
   createObjectStore,
   type Database,
   influxEnv,
+  type Leadership,
   loadConfig,
   s3Env,
 } from '@iot-meter/common';
@@ -20,6 +23,7 @@ import {
 } from '@iot-meter/common/testing';
 import type { Kysely } from 'kysely';
 import type { Client } from 'minio';
+import { createRuleEvaluator, type RuleEvaluatorOptions } from '../src/alert-rules/rule-evaluator.js';
 import { createApp } from '../src/app.js';
 import { type CommandPublisher, createCommandPublisher } from '../src/commands/command-publisher.js';
 import type { DeviceManagerConfig } from '../src/config.js';
@@ -45,6 +49,9 @@ export class ApiHarness {
   influx!: TestInfluxBucket;
   commands!: CommandPublisher;
   app!: ReturnType<typeof createApp>;
+  /** The API's InfluxDB reads, with its own read-only token. */
+  influxQuery!: QueryApi;
+  private leaderships: Leadership<Database>[] = [];
   /** Present when started with `readCacheMs`. */
   readCaches?: ReturnType<typeof startReadCaches>;
 
@@ -93,14 +100,15 @@ export class ApiHarness {
     const apiStore = createObjectStore(
       loadConfig(s3Env, { ...this.stackEnv, ...this.testBucket.credentials['device-manager'] }),
     );
+    // The API's own read-only token (docs/security.md).
+    this.influxQuery = createInflux({
+      ...influx,
+      INFLUX_TOKEN: this.stackEnv.DEVICE_MANAGER_INFLUX_TOKEN ?? '',
+    }).getQueryApi(influx.INFLUX_ORG);
     this.app = createApp({
       db: this.apiDb,
       influx: {
-        // The API's own read-only token (docs/security.md).
-        query: createInflux({
-          ...influx,
-          INFLUX_TOKEN: this.stackEnv.DEVICE_MANAGER_INFLUX_TOKEN ?? '',
-        }).getQueryApi(influx.INFLUX_ORG),
+        query: this.influxQuery,
         bucket: this.influx.name,
         ...(options.history && { history: options.history }),
       },
@@ -158,7 +166,29 @@ export class ApiHarness {
     await write.close();
   }
 
+  /**
+   * An alert rule evaluator as the API runs it, over this harness's stores, leading by its own
+   * advisory lock `lock` (released on dispose, or by closing the returned leadership).
+   */
+  ruleEvaluator(lock: readonly [number, number], options: Partial<RuleEvaluatorOptions> = {}) {
+    const leadership = createLeadership<Database>(this.apiDatabaseUrl, lock);
+    this.leaderships.push(leadership);
+    const evaluator = createRuleEvaluator({
+      db: this.apiDb,
+      leadership,
+      influx: { query: this.influxQuery, bucket: this.influx.name },
+      intervalMs: 15_000,
+      lookbackMs: 600_000,
+      lateWindowMs: 60_000,
+      maxLatenessMs: 6 * 3_600_000,
+      logger: this.logger,
+      ...options,
+    });
+    return { leadership, evaluator };
+  }
+
   async dispose() {
+    await Promise.all(this.leaderships.map((l) => l.close()));
     await this.commands.close();
     await this.readCaches?.close();
     await this.apiDb?.destroy();

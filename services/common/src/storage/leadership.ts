@@ -30,6 +30,7 @@ export function createLeadership<Schema>(
 ): Leadership<Schema> {
   const db = createDatabase<Schema>({ DATABASE_URL: databaseUrl }, { maxConnections: 1, keepIdle: true });
   const [namespace, id] = lock;
+  let closing: Promise<void> | undefined;
   const held = sql<boolean>`exists (select 1 from pg_locks where locktype = 'advisory' and granted
     and pid = pg_backend_pid() and classid = ${namespace} and objid = ${id} and objsubid = 2)`;
   return {
@@ -45,6 +46,10 @@ export function createLeadership<Schema>(
         return work(tx);
       });
     },
-    close: () => db.destroy(),
+    // Once, however often asked: the lock goes with the connection.
+    close() {
+      closing ??= db.destroy();
+      return closing;
+    },
   };
 }
