@@ -170,7 +170,7 @@ describe('alerts', () => {
     writeFileSync(file, stringify(rule?.spec));
     const out = execFileSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
     rmSync(dir, { recursive: true });
-    expect(out).toContain('SUCCESS: 9 rules found');
+    expect(out).toContain('SUCCESS: 11 rules found');
     const spec = rule?.spec as { groups: { rules: { alert: string }[] }[] } | undefined;
     const names = spec?.groups[0]?.rules.map((r) => r.alert);
     expect(names).toEqual([
@@ -181,6 +181,8 @@ describe('alerts', () => {
       'IoTMeterUnacknowledgedBacklogGrowing',
       'IoTMeterApiErrors',
       'IoTMeterManyDevicesOffline',
+      'IoTMeterAlertEvaluationStalled',
+      'IoTMeterAlertNotificationsFailing',
       'IoTMeterBrokerDroppingMessages',
       'IoTMeterBrokerDown',
     ]);

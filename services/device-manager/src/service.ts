@@ -64,6 +64,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
       url: config.ALERTMANAGER_URL,
       intervalMs: config.ALERT_EVAL_INTERVAL,
       logger: rulesLog,
+      registry,
     });
   const evaluator = createRuleEvaluator({
     db,

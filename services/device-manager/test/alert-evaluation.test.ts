@@ -1,3 +1,4 @@
+import { createMetricsRegistry } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApiHarness } from './api-harness.js';
 
@@ -62,7 +63,10 @@ describe('alert rule evaluation', () => {
     await temperatures('boiler-1', [0, 80], [10, 95], [40, 96], [70, 97]);
     await temperatures('boiler-2', [10, 95], [30, 80], [40, 95], [80, 96]);
     await temperatures('fridge-1', [10, 99], [90, 99]);
-    const { evaluator: one } = evaluator();
+    const registry = createMetricsRegistry('device-manager');
+    const { evaluator: one } = api.ruleEvaluator([4242, lockId], { now: () => clock, registry });
+    const metric = async (name: string) =>
+      (await registry.metrics()).split('\n').filter((line) => line.startsWith(name));
 
     clock = T0 + 100_000;
     expect(await one.pass()).toEqual({ leading: true, rules: 1, failed: 0, opened: 1, closed: 0 });
@@ -77,6 +81,15 @@ describe('alert rule evaluation', () => {
         resolved_at: null,
       },
     ]);
+    expect(await metric('iot_alerts_firing')).toEqual([
+      'iot_alerts_firing{severity="critical",service="device-manager"} 1',
+    ]);
+    expect(await metric('iot_alert_rule_evaluations_total')).toEqual([
+      'iot_alert_rule_evaluations_total{outcome="ok",service="device-manager"} 1',
+    ]);
+    expect(await metric('iot_alert_evaluator_leader')).toEqual([
+      'iot_alert_evaluator_leader{service="device-manager"} 1',
+    ]);
     // Nothing new: nothing changes. Hovering between 85 and 90 keeps it open; 84 resolves it then.
     clock = T0 + 115_000;
     expect(await one.pass()).toMatchObject({ opened: 0, closed: 0 });
@@ -88,6 +101,22 @@ describe('alert rule evaluation', () => {
     expect(await one.pass()).toMatchObject({ opened: 0, closed: 1 });
     const [alert] = await alertsOf(id);
     expect(alert?.resolved_at).toEqual(new Date(T0 + 135_000));
+    expect(await metric('iot_alerts_firing')).toEqual([]);
+    expect(await metric('iot_alert_rule_alerts_resolved_total')).toEqual([
+      'iot_alert_rule_alerts_resolved_total{service="device-manager"} 1',
+    ]);
+    const listed = await api.call('GET', `/api/alerts?rule_id=${id}`);
+    expect(listed.json).toMatchObject([
+      {
+        device_id: 'boiler-1',
+        alert_type: 'boiler-hot',
+        rule_id: id,
+        value: 97,
+        started_at: new Date(T0 + 10_000).toISOString(),
+        resolved_at: new Date(T0 + 135_000).toISOString(),
+      },
+    ]);
+    expect((await api.call('GET', `/api/alerts?rule_id=${id}&resolved=false`)).json).toEqual([]);
     // boiler-2 never held 95+ for 60 s (40 → 80 is 40 s); it is still pending since 40.
     const states = await api.database.db
       .selectFrom('alert_rule_states')

@@ -30,6 +30,9 @@ describe('alerts', () => {
       acknowledged_at: null,
       resolved_at: null,
       created_at: ISO,
+      rule_id: null,
+      value: null,
+      started_at: null,
     });
     const defaults = await api.call('POST', '/api/devices/device-001/alerts', { json: {} });
     expect(defaults.json).toMatchObject({ alert_type: 'general', severity: 'info', message: '' });

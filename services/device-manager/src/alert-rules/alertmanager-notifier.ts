@@ -1,5 +1,6 @@
 import { type Database, type Logger, retryDelayMs } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
+import { Counter, type Registry } from 'prom-client';
 
 export const ALERTMANAGER_TARGET = 'alertmanager';
 const CHUNK = 500;
@@ -81,8 +82,17 @@ export function createAlertmanagerNotifier(options: {
   logger: Logger;
   now?: () => number;
   timeoutMs?: number;
+  registry?: Registry;
 }) {
   const { db, logger } = options;
+  const deliveries =
+    options.registry &&
+    new Counter({
+      name: 'iot_alert_notifications_total',
+      help: 'Notification deliveries to a target (alertmanager), by outcome (delivered, failed)',
+      labelNames: ['target', 'outcome'],
+      registers: [options.registry],
+    });
   const now = options.now ?? Date.now;
   const endpoint = new URL('/api/v2/alerts', options.url).toString();
 
@@ -143,6 +153,7 @@ export function createAlertmanagerNotifier(options: {
             )
             .execute();
         }
+        deliveries?.inc({ target: ALERTMANAGER_TARGET, outcome: 'failed' });
         return { sent: 0, failed: true };
       }
       // Delivered: what was due, and the firing notifications of every open alert just sent (also
@@ -162,6 +173,7 @@ export function createAlertmanagerNotifier(options: {
           )
           .execute();
       }
+      if (alerts.length > 0) deliveries?.inc({ target: ALERTMANAGER_TARGET, outcome: 'delivered' });
       return { sent: alerts.length, failed: false };
     },
   };

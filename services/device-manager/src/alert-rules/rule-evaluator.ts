@@ -8,6 +8,8 @@ import { type Judgement, judgeDuration, judgeSamples, type RuleState, type Trans
 import { thresholdText } from './rule-condition.js';
 import { queryLastSampleTimes, querySamples } from './rule-data.js';
 import {
+  countFiringBySeverity,
+  countPendingNotifications,
   type DeviceChange,
   findDevicesSeenSince,
   findPresence,
@@ -50,7 +52,7 @@ export function createRuleEvaluator(options: RuleEvaluatorOptions) {
   const { db, leadership, influx, logger } = options;
   const now = options.now ?? Date.now;
   const memory = new Map<number, RuleMemory>();
-  const metrics = options.registry && createEvaluatorMetrics(options.registry);
+  const metrics = options.registry && createEvaluatorMetrics(options.registry, db);
 
   async function evaluateRule(rule: RuleRow, nowMs: number): Promise<{ opened: number; closed: number }> {
     const version = rule.updated_at.getTime();
@@ -238,8 +240,29 @@ function messageOf(rule: RuleRow, device: string) {
     });
 }
 
-function createEvaluatorMetrics(registry: Registry) {
+function createEvaluatorMetrics(registry: Registry, db: Kysely<Database>) {
   const registers = [registry];
+  // Counted in PostgreSQL at each scrape, as every replica sees them (dashboards take the max).
+  new Gauge({
+    name: 'iot_alerts_firing',
+    help: 'Open alerts raised by rules, by severity',
+    labelNames: ['severity'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const { severity, count } of await countFiringBySeverity(db)) this.set({ severity }, count);
+    },
+  });
+  new Gauge({
+    name: 'iot_alert_notifications_pending',
+    help: 'Notifications waiting in the outbox, by target',
+    labelNames: ['target'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const { target, count } of await countPendingNotifications(db)) this.set({ target }, count);
+    },
+  });
   return {
     leader: new Gauge({
       name: 'iot_alert_evaluator_leader',

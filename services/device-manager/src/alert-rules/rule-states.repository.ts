@@ -169,3 +169,24 @@ async function findOpenAlertId(tx: Kysely<Database>, ruleId: number, deviceId: s
     .executeTakeFirst();
   return row?.id;
 }
+
+export async function countFiringBySeverity(db: Kysely<Database>) {
+  const rows = await db
+    .selectFrom('device_alerts')
+    .select(['severity', (eb) => eb.fn.countAll<string>().as('count')])
+    .where('rule_id', 'is not', null)
+    .where('resolved_at', 'is', null)
+    .groupBy('severity')
+    .execute();
+  return rows.map((row) => ({ severity: row.severity, count: Number(row.count) }));
+}
+
+export async function countPendingNotifications(db: Kysely<Database>) {
+  const rows = await db
+    .selectFrom('alert_notifications')
+    .select(['target', (eb) => eb.fn.countAll<string>().as('count')])
+    .where('delivered_at', 'is', null)
+    .groupBy('target')
+    .execute();
+  return rows.map((row) => ({ target: row.target, count: Number(row.count) }));
+}

@@ -8,6 +8,7 @@ export type AlertQuery = {
   resolved?: boolean;
   severity?: string;
   alert_type?: string;
+  rule_id?: number;
   limit: number;
   cursor?: string;
 };
@@ -23,6 +24,9 @@ const COLUMNS = [
   'acknowledged_at',
   'resolved_at',
   'created_at',
+  'rule_id',
+  'value',
+  'started_at',
 ] as const;
 
 /** One page of alerts, newest first, and the next page's cursor. */
@@ -37,6 +41,7 @@ export async function findAlerts(db: Kysely<Database>, filters: AlertQuery) {
   }
   if (filters.severity !== undefined) query = query.where('severity', '=', filters.severity);
   if (filters.alert_type !== undefined) query = query.where('alert_type', '=', filters.alert_type);
+  if (filters.rule_id !== undefined) query = query.where('rule_id', '=', filters.rule_id);
   return findKeysetPage(query, creationOrder(true), filters);
 }
 

@@ -34,6 +34,9 @@ function toAlert(row: AlertRow): Alert {
     acknowledged_at: row.acknowledged_at?.toISOString() ?? null,
     resolved_at: row.resolved_at?.toISOString() ?? null,
     created_at: row.created_at.toISOString(),
+    rule_id: row.rule_id,
+    value: row.value,
+    started_at: row.started_at?.toISOString() ?? null,
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { deviceId } from '../devices/devices.schema.js';
-import { idParam } from '../http/openapi-helpers.js';
+import { idParam, rowId } from '../http/openapi-helpers.js';
 import { storableText } from '../http/storable.js';
 
 export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
@@ -17,6 +17,15 @@ export const alertSchema = z
     acknowledged_at: z.iso.datetime().nullable(),
     resolved_at: z.iso.datetime().nullable(),
     created_at: z.iso.datetime(),
+    rule_id: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'the alert rule that raised it, if one did' }),
+    value: z.number().nullable().openapi({ description: 'the value that made the rule fire' }),
+    started_at: z.iso.datetime().nullable().openapi({
+      description: 'when the rule’s condition began to hold, in the data’s own time',
+    }),
   })
   .openapi('Alert');
 
@@ -44,6 +53,9 @@ export const listAlertsQuery = z.object({
   cursor: z.string().optional().openapi({ description: 'from the previous page’s X-Next-Cursor' }),
 });
 
-export const listAllAlertsQuery = listAlertsQuery.extend({ device_id: deviceId.optional() });
+export const listAllAlertsQuery = listAlertsQuery.extend({
+  device_id: deviceId.optional(),
+  rule_id: rowId().optional().openapi({ description: 'alerts raised by this alert rule', type: 'integer' }),
+});
 
 export const alertIdParam = idParam('alert_id');

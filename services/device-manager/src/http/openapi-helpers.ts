@@ -42,13 +42,16 @@ export function errors(...statuses: number[]) {
   ) as Record<number, ReturnType<typeof json<typeof errorSchema>>>;
 }
 
-/** A path parameter holding a row's integer id (PostgreSQL `integer`), as `{name}`. */
-export function idParam<N extends string>(name: N) {
-  const id = z.coerce
+/** A row's integer id (PostgreSQL `integer`) as a path or query parameter. */
+export const rowId = () =>
+  z.coerce
     .number()
     .int()
     .positive()
-    .max(2 ** 31 - 1)
-    .openapi({ param: { name, in: 'path' }, example: 1, type: 'integer' });
+    .max(2 ** 31 - 1);
+
+/** A path parameter holding a row's id, as `{name}`. */
+export function idParam<N extends string>(name: N) {
+  const id = rowId().openapi({ param: { name, in: 'path' }, example: 1, type: 'integer' });
   return z.object({ [name]: id } as { [K in N]: typeof id });
 }
