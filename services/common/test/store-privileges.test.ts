@@ -87,6 +87,7 @@ describe('PostgreSQL: a role per service', () => {
       'device_credentials: DELETE,INSERT,SELECT,UPDATE',
       'device_presence: DELETE,INSERT,SELECT,UPDATE',
       'devices: DELETE,INSERT,SELECT,UPDATE',
+      'webhooks: DELETE,INSERT,SELECT,UPDATE',
     ]);
   });
 

@@ -36,6 +36,7 @@ import { registerFleetGauge } from './stats/fleet-gauge.js';
 import { createStatsRoutes } from './stats/stats.routes.js';
 import type { History } from './telemetry/downsampled-history.js';
 import { createTelemetryRoutes } from './telemetry/telemetry.routes.js';
+import { createWebhooksRoutes } from './webhooks/webhooks.routes.js';
 
 export const SERVICE = 'device-manager';
 
@@ -152,6 +153,7 @@ export function createApp(deps: AppDependencies) {
   );
   app.route('/', createAlertsRoutes(db, devices));
   app.route('/', createAlertRulesRoutes(db));
+  app.route('/', createWebhooksRoutes(db));
   app.route('/', createStatsRoutes(db));
   registerFleetGauge(registry, db);
   app.route('/', createApiKeysRoutes(db, authenticator.forget));

@@ -25,6 +25,7 @@ import { deviceManagerConfig } from './config.js';
 import { startReadCaches } from './read-caches.js';
 import { windowMs } from './retention/retention-config.js';
 import { createHistory } from './telemetry/downsampled-history.js';
+import { createWebhookNotifier } from './webhooks/webhook-notifier.js';
 
 /** Loads the config, connects, serves the API and runs the command dispatcher until SIGTERM. */
 export async function startService(stopTracing: (() => Promise<void>) | undefined): Promise<void> {
@@ -66,6 +67,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
       logger: rulesLog,
       registry,
     });
+  const webhooks = createWebhookNotifier({ db, logger: rulesLog, registry });
   const evaluator = createRuleEvaluator({
     db,
     leadership,
@@ -85,7 +87,9 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
           async () => {
             // The leader notifies, after its pass: what the pass opened or resolved goes out at once.
             const { leading } = await evaluator.pass();
-            if (leading && alertmanager) await alertmanager.deliver();
+            if (!leading) return;
+            if (alertmanager) await alertmanager.deliver();
+            await webhooks.deliver();
           },
           rulesLog,
         )

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { waitFor } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAlertmanagerNotifier } from '../src/alert-rules/alertmanager-notifier.js';
 import { ApiHarness } from './api-harness.js';
+import { startReceiver } from './http-receiver.js';
 
 // The stack's Alertmanager notifies one webhook receiver, on ALERT_RECEIVER_PORT: this test is it.
 const stackEnv = inject('stackEnv');
@@ -12,25 +12,14 @@ type Notification = {
   status: string;
   alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
 };
-const received: Notification[] = [];
-const receiver = createServer((req, res) => {
-  let body = '';
-  req.on('data', (chunk) => {
-    body += chunk;
-  });
-  req.on('end', () => {
-    received.push(JSON.parse(body) as Notification);
-    res.end();
-  });
-});
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+const received = () => receiver.received.map((r) => JSON.parse(r.body) as Notification);
 beforeAll(async () => {
   await api.start();
-  await new Promise<void>((resolve) =>
-    receiver.listen(Number(stackEnv.ALERT_RECEIVER_PORT), '127.0.0.1', resolve),
-  );
+  receiver = await startReceiver(Number(stackEnv.ALERT_RECEIVER_PORT));
 });
 afterAll(async () => {
-  receiver.close();
+  receiver.server.close();
   await api.dispose();
 });
 
@@ -92,7 +81,7 @@ describe('notifications through Alertmanager', () => {
     const alertmanager = notifier(stackEnv.ALERTMANAGER_URL ?? '');
     // Not due yet (backoff), but open alerts are always sent: Alertmanager gets it now.
     expect(await alertmanager.deliver()).toEqual({ sent: 1, failed: false });
-    const ours = () => received.filter((n) => n.alerts.some((a) => a.labels.device_id === device));
+    const ours = () => received().filter((n) => n.alerts.some((a) => a.labels.device_id === device));
     await waitFor(async () => ours().length === 1, 'the firing notification', { timeoutMs: 20_000 });
     const [firing] = ours();
     expect(firing?.status).toBe('firing');

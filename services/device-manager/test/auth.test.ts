@@ -59,6 +59,10 @@ const ROUTES: [string, string, string, unknown?][] = [
   ],
   ['admin', 'DELETE', '/api/devices/auth-gone'],
   ['admin', 'DELETE', '/api/alert-rules/999999'],
+  ['admin', 'GET', '/api/webhooks'],
+  ['admin', 'POST', '/api/webhooks', { name: 'auth-hook', url: 'https://hooks.example.com/x' }],
+  ['admin', 'DELETE', '/api/webhooks/999999'],
+  ['admin', 'GET', '/api/webhooks/999999/deliveries'],
   ['admin', 'GET', '/api/keys'],
   ['admin', 'POST', '/api/keys', { name: 'k', role: 'viewer' }],
   ['admin', 'DELETE', '/api/keys/999999'],
@@ -159,6 +163,9 @@ describe('authentication and roles', () => {
       '/api/keys',
       '/api/keys/{key_id}',
       '/api/stats',
+      '/api/webhooks',
+      '/api/webhooks/{webhook_id}',
+      '/api/webhooks/{webhook_id}/deliveries',
     ]);
   });
 });

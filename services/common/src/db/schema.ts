@@ -100,10 +100,21 @@ export type AlertNotificationsTable = {
   alert_id: number;
   event: 'firing' | 'resolved';
   target: string;
+  idempotency_key: Generated<string>;
   attempts: Generated<number>;
   next_attempt_at: DefaultedTimestamp;
   last_error: string | null;
   delivered_at: Timestamp | null;
+  failed_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+};
+
+export type WebhooksTable = {
+  id: Generated<number>;
+  name: string;
+  url: string;
+  secret: string;
+  enabled: Generated<boolean>;
   created_at: DefaultedTimestamp;
 };
 
@@ -180,4 +191,5 @@ export type Database = {
   device_commands: DeviceCommandsTable;
   device_presence: DevicePresenceTable;
   device_sequences: DeviceSequencesTable;
+  webhooks: WebhooksTable;
 };

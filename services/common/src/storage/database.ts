@@ -39,3 +39,8 @@ export function createDatabase<Schema>(
   }
   return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
 }
+
+/** Whether a write failed on a unique constraint (PostgreSQL's 23505): a name or key already taken. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === '23505';
+}

@@ -25,13 +25,6 @@ export type RuleValues = {
   enabled: boolean;
 };
 
-const UNIQUE_VIOLATION = '23505';
-
-/** Whether an insert or update failed because the rule's name is taken. */
-export function isNameTaken(err: unknown): boolean {
-  return (err as { code?: string }).code === UNIQUE_VIOLATION;
-}
-
 function columns(values: RuleValues) {
   return {
     ...values,

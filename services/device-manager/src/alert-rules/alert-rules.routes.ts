@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Database } from '@iot-meter/common';
+import { type Database, isUniqueViolation } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
 import { ApiError } from '../http/api-errors.js';
@@ -10,7 +10,6 @@ import {
   findRule,
   findRules,
   insertRule,
-  isNameTaken,
   type RuleRow,
   type RuleValues,
   replaceRule,
@@ -69,7 +68,7 @@ async function unlessNameTaken<T>(name: string, write: () => Promise<T>): Promis
   try {
     return await write();
   } catch (err) {
-    if (isNameTaken(err)) throw new ApiError('rule_exists', `a rule named ${name} exists`, 'name');
+    if (isUniqueViolation(err)) throw new ApiError('rule_exists', `a rule named ${name} exists`, 'name');
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { SEVERITIES } from '../alerts/alerts.schema.js';
 import { deviceId } from '../devices/devices.schema.js';
-import { idParam } from '../http/openapi-helpers.js';
+import { idParam, resourceName } from '../http/openapi-helpers.js';
 import { storableText } from '../http/storable.js';
 import { clearThresholdProblem } from './rule-condition.js';
 
@@ -118,12 +118,7 @@ const template = storableText()
 
 export const ruleBody = z
   .object({
-    name: z
-      .string()
-      .regex(
-        /^[a-z0-9][a-z0-9_.-]{0,99}$/,
-        'must be 1 to 100 of a-z 0-9 _ . - starting with a letter or digit',
-      ),
+    name: resourceName(),
     kind: z.enum(RULE_KINDS),
     metric: storableText().min(1).max(200).nullish(),
     condition: conditionSchema.nullish(),

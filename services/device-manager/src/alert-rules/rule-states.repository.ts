@@ -92,11 +92,28 @@ export async function storeChanges(
   changes: readonly DeviceChange[],
   targets: readonly string[],
 ): Promise<{ opened: number; closed: number }> {
+  // One notification per target: the fixed ones (Alertmanager) and every enabled webhook.
   const notify = async (alertId: number | undefined, event: 'firing' | 'resolved') => {
-    if (alertId === undefined || targets.length === 0) return;
+    if (alertId === undefined) return;
+    if (targets.length > 0) {
+      await tx
+        .insertInto('alert_notifications')
+        .values(targets.map((target) => ({ alert_id: alertId, event, target })))
+        .execute();
+    }
     await tx
       .insertInto('alert_notifications')
-      .values(targets.map((target) => ({ alert_id: alertId, event, target })))
+      .columns(['alert_id', 'event', 'target'])
+      .expression((eb) =>
+        eb
+          .selectFrom('webhooks')
+          .select([
+            eb.val(alertId).as('alert_id'),
+            eb.val(event).as('event'),
+            sql<string>`'webhook:' || id`.as('target'),
+          ])
+          .where('enabled', '=', true),
+      )
       .execute();
   };
   let opened = 0;

@@ -27,7 +27,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'no valid API key (`unauthorized`)',
   403: 'the key’s role may not do this (`forbidden`)',
   404: 'not found',
-  409: 'conflicts with what exists (`device_exists`, `rule_exists`, `rule_managed`)',
+  409: 'conflicts with what exists (`device_exists`, `rule_exists`, `rule_managed`, `webhook_exists`)',
   413: 'request body too large (`payload_too_large`)',
   415: 'the body is not JSON (`unsupported_media_type`)',
   422: 'the answer would be too large (`too_many_points`)',
@@ -55,3 +55,12 @@ export function idParam<N extends string>(name: N) {
   const id = rowId().openapi({ param: { name, in: 'path' }, example: 1, type: 'integer' });
   return z.object({ [name]: id } as { [K in N]: typeof id });
 }
+
+/** The name of something users make (a rule, a webhook): lower-case, stable in URLs and labels. */
+export const resourceName = () =>
+  z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9_.-]{0,99}$/,
+      'must be 1 to 100 of a-z 0-9 _ . - starting with a letter or digit',
+    );

@@ -51,6 +51,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create unique index device_alerts_open_per_rule on device_alerts (rule_id, device_id)
     where rule_id is not null and resolved_at is null`.execute(db);
 
+  // Webhooks: where alert events are posted, signed with the webhook's secret (kept to sign with,
+  // shown once when made).
+  await db.schema
+    .createTable('webhooks')
+    .addColumn('id', 'serial', (col) => col.primaryKey())
+    .addColumn('name', 'text', (col) => col.notNull().unique())
+    .addColumn('url', 'text', (col) => col.notNull())
+    .addColumn('secret', 'text', (col) => col.notNull())
+    .addColumn('enabled', 'boolean', (col) => col.notNull().defaultTo(true))
+    .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .execute();
+
   // The outbox: a notification is written in the transaction that opens or resolves its alert, then
   // delivered to its target (Alertmanager), so a target that is down delays it and never loses it.
   await db.schema
@@ -60,20 +72,26 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       col.notNull().references('device_alerts.id').onDelete('cascade'),
     )
     .addColumn('event', 'text', (col) => col.notNull().check(sql`event in ('firing', 'resolved')`))
+    // `alertmanager`, or `webhook:<id>`.
     .addColumn('target', 'text', (col) => col.notNull())
+    // The receiver's key for telling a delivery repeated after a lost answer from a new event.
+    .addColumn('idempotency_key', 'uuid', (col) => col.notNull().defaultTo(sql`gen_random_uuid()`))
     .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
     .addColumn('next_attempt_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .addColumn('last_error', 'text')
     .addColumn('delivered_at', 'timestamptz')
+    // Given up on (a webhook that failed for a day): kept, with its last error, for the API to show.
+    .addColumn('failed_at', 'timestamptz')
     .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .execute();
   await sql`create index alert_notifications_due on alert_notifications (target, next_attempt_at)
-    where delivered_at is null`.execute(db);
+    where delivered_at is null and failed_at is null`.execute(db);
 
   const api = sql.id(DEVICE_MANAGER_ROLE);
-  await sql`grant select, insert, update, delete on alert_rules, alert_rule_states, alert_notifications
+  await sql`grant select, insert, update, delete on alert_rules, alert_rule_states, alert_notifications,
+    webhooks to ${api}`.execute(db);
+  await sql`grant usage on sequence alert_rules_id_seq, alert_notifications_id_seq, webhooks_id_seq
     to ${api}`.execute(db);
-  await sql`grant usage on sequence alert_rules_id_seq, alert_notifications_id_seq to ${api}`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
@@ -85,6 +103,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     .dropColumn('started_at')
     .execute();
   await db.schema.dropTable('alert_notifications').execute();
+  await db.schema.dropTable('webhooks').execute();
   await db.schema.dropTable('alert_rule_states').execute();
   await db.schema.dropTable('alert_rules').execute();
 }
