@@ -61,6 +61,8 @@ export type AppDependencies = {
   >;
   registry?: Registry;
   readiness?: readonly ReadinessCheck[];
+  /** Where alerts that fire or resolve are notified besides the webhooks (`alertmanager`); none by default. */
+  notificationTargets?: readonly string[];
   /** Where repeated reads are answered from (service.ts); none by default. */
   caches?: { registry: ReadCache; timeSeries: ReadCache; keys: ReadCache };
 };
@@ -151,8 +153,9 @@ export function createApp(deps: AppDependencies) {
       logger: logger.child({ module: 'commands' }),
     }),
   );
-  app.route('/', createAlertsRoutes(db, devices));
-  app.route('/', createAlertRulesRoutes(db));
+  const notificationTargets = deps.notificationTargets ?? [];
+  app.route('/', createAlertsRoutes(db, devices, notificationTargets));
+  app.route('/', createAlertRulesRoutes(db, notificationTargets));
   app.route('/', createWebhooksRoutes(db));
   app.route('/', createStatsRoutes(db));
   registerFleetGauge(registry, db);

@@ -67,6 +67,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
       logger: rulesLog,
       registry,
     });
+  const notificationTargets = alertmanager ? [ALERTMANAGER_TARGET] : [];
   const webhooks = createWebhookNotifier({ db, logger: rulesLog, registry });
   const evaluator = createRuleEvaluator({
     db,
@@ -78,7 +79,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     maxLatenessMs: config.ALERT_MAX_LATENESS,
     logger: rulesLog,
     registry,
-    notificationTargets: alertmanager ? [ALERTMANAGER_TARGET] : [],
+    notificationTargets,
   });
   const stopEvaluator =
     config.ALERT_EVALUATION === 'on'
@@ -113,6 +114,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     commands,
     logger,
     config,
+    notificationTargets,
     caches: readCaches.caches,
     readiness: [
       createPostgresReadiness(db),

@@ -270,4 +270,48 @@ describe('alert rule evaluation', () => {
     expect((await alertsOf(offline))[0]?.resolved_at).toEqual(new Date(T0 + 3_605_000));
     expect((await alertsOf(silent))[0]?.resolved_at).toEqual(new Date(T0 + 3_610_000));
   });
+
+  it('notifies an alert resolved by hand or by changing its rule, and raises a new one while the condition holds', async () => {
+    lockId += 1;
+    await device('kiln-1', 'kiln');
+    const hookUrl = 'http://127.0.0.1:9/never-called';
+    const hook = await api.call('POST', '/api/webhooks', { json: { name: 'kiln-hook', url: hookUrl } });
+    const hookId = (hook.json as { id: number }).id;
+    const kilnRule = {
+      name: 'kiln-hot',
+      kind: 'threshold',
+      metric: 'temperature',
+      condition: { op: '>', value: 900 },
+      scope: { device_ids: ['kiln-1'] },
+    };
+    const id = await rule(kilnRule);
+    const { evaluator: one } = evaluator();
+    await temperatures('kiln-1', [4000, 950]);
+    clock = T0 + 4_010_000;
+    expect(await one.pass()).toMatchObject({ opened: 1 });
+    const [first] = await api.database.db
+      .selectFrom('device_alerts')
+      .select('id')
+      .where('rule_id', '=', id)
+      .execute();
+    expect((await api.call('POST', `/api/alerts/${first?.id}/resolve`)).status).toBe(200);
+    await temperatures('kiln-1', [4020, 960]);
+    clock = T0 + 4_030_000;
+    expect(await one.pass()).toMatchObject({ opened: 1 });
+    // A changed rule resolves what it had open.
+    expect(
+      (await api.call('PUT', `/api/alert-rules/${id}`, { json: { ...kilnRule, severity: 'critical' } }))
+        .status,
+    ).toBe(200);
+    expect((await alertsOf(id)).map((a) => a.resolved_at === null)).toEqual([false, false]);
+    const events = await api.database.db
+      .selectFrom('alert_notifications')
+      .select(['alert_id', 'event'])
+      .where('target', '=', `webhook:${hookId}`)
+      .orderBy('id')
+      .execute();
+    expect(events.map((e) => e.event)).toEqual(['firing', 'resolved', 'firing', 'resolved']);
+    expect(new Set(events.map((e) => e.alert_id)).size).toBe(2);
+    await api.call('DELETE', `/api/webhooks/${hookId}`);
+  });
 });

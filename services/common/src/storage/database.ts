@@ -15,8 +15,9 @@ export function createDatabase<Schema>(
   const pool = new (loadPg().Pool)({
     connectionString: config.DATABASE_URL,
     max: options.maxConnections ?? 10,
-    // Idle connections close after 10 s unless kept (one that holds a session lock must stay).
-    ...(options.keepIdle && { idleTimeoutMillis: 0 }),
+    // Idle connections close after 10 s unless kept (one that holds a session lock must stay); a
+    // kept one is probed by TCP keepalive, so a half-open one is found in minutes, not hours.
+    ...(options.keepIdle && { idleTimeoutMillis: 0, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }),
   });
   // A client whose server goes away emits 'error': an idle one on the pool, a checked-out one (a
   // transaction between two queries) on itself. Unhandled, either ends the process (seen in the

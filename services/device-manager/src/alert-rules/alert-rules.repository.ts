@@ -1,5 +1,6 @@
 import type { Database } from '@iot-meter/common';
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { queueNotifications } from './alert-notifications.repository.js';
 import type { RuleKind, Scope } from './alert-rules.schema.js';
 import type { Condition } from './rule-condition.js';
 
@@ -61,8 +62,16 @@ export async function insertRule(
     .executeTakeFirstOrThrow()) as RuleRow;
 }
 
-/** Replaces a rule's definition; its evaluation state starts over, since what it judged has changed. */
-export async function replaceRule(db: Kysely<Database>, id: number, values: RuleValues) {
+/**
+ * Replaces a rule's definition; its evaluation state starts over, since what it judged has changed,
+ * and its open alerts resolve (notified to `targets`).
+ */
+export async function replaceRule(
+  db: Kysely<Database>,
+  id: number,
+  values: RuleValues,
+  targets: readonly string[],
+) {
   return db.transaction().execute(async (tx) => {
     const row = await tx
       .updateTable('alert_rules')
@@ -70,26 +79,37 @@ export async function replaceRule(db: Kysely<Database>, id: number, values: Rule
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
-    if (row) await resolveOpenAlerts(tx, id);
+    if (row) await resolveOpenAlerts(tx, id, targets);
     return row as RuleRow | undefined;
   });
 }
 
-/** Deletes a rule; the alerts it raised stay, those still open resolved. */
-export async function deleteRule(db: Kysely<Database>, id: number): Promise<boolean> {
+/** Deletes a rule; the alerts it raised stay, those still open resolved (notified to `targets`). */
+export async function deleteRule(
+  db: Kysely<Database>,
+  id: number,
+  targets: readonly string[],
+): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
-    await resolveOpenAlerts(tx, id);
+    await resolveOpenAlerts(tx, id, targets);
     const result = await tx.deleteFrom('alert_rules').where('id', '=', id).executeTakeFirst();
     return result.numDeletedRows > 0n;
   });
 }
 
-async function resolveOpenAlerts(tx: Kysely<Database>, ruleId: number) {
-  await tx
+async function resolveOpenAlerts(tx: Kysely<Database>, ruleId: number, targets: readonly string[]) {
+  const resolved = await tx
     .updateTable('device_alerts')
     .set({ resolved_at: sql`now()` })
     .where('rule_id', '=', ruleId)
     .where('resolved_at', 'is', null)
+    .returning('id')
     .execute();
+  await queueNotifications(
+    tx,
+    resolved.map((r) => r.id),
+    'resolved',
+    targets,
+  );
   await tx.deleteFrom('alert_rule_states').where('rule_id', '=', ruleId).execute();
 }

@@ -86,8 +86,11 @@ async function requireApiManaged(db: Kysely<Database>, id: number): Promise<Rule
   return rule;
 }
 
-/** `/api/alert-rules`: viewers read rules, operators write them, admins delete them. */
-export function createAlertRulesRoutes(db: Kysely<Database>) {
+/**
+ * `/api/alert-rules`: viewers read rules, operators write them, admins delete them. Alerts a change
+ * resolves are notified to `notificationTargets` (and the webhooks).
+ */
+export function createAlertRulesRoutes(db: Kysely<Database>, notificationTargets: readonly string[]) {
   const app = createRouter();
   const ruleId = (c: { req: { valid(target: 'param'): { rule_id: number } } }) =>
     c.req.valid('param').rule_id;
@@ -155,7 +158,9 @@ export function createAlertRulesRoutes(db: Kysely<Database>) {
       const id = ruleId(c);
       await requireApiManaged(db, id);
       const body = c.req.valid('json');
-      const rule = await unlessNameTaken(body.name, () => replaceRule(db, id, ruleValues(body)));
+      const rule = await unlessNameTaken(body.name, () =>
+        replaceRule(db, id, ruleValues(body), notificationTargets),
+      );
       if (!rule) ruleNotFound();
       return c.json(toRule(rule), 200);
     },
@@ -175,7 +180,7 @@ export function createAlertRulesRoutes(db: Kysely<Database>) {
     async (c) => {
       const id = ruleId(c);
       const rule = await requireApiManaged(db, id);
-      if (!(await deleteRule(db, id))) ruleNotFound();
+      if (!(await deleteRule(db, id, notificationTargets))) ruleNotFound();
       return c.json(toRule(rule), 200);
     },
   );

@@ -1,6 +1,7 @@
 import { type Database, type Logger, retryDelayMs } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { notificationDeliveries } from './notification-metrics.js';
 
 export const ALERTMANAGER_TARGET = 'alertmanager';
 const CHUNK = 500;
@@ -85,14 +86,7 @@ export function createAlertmanagerNotifier(options: {
   registry?: Registry;
 }) {
   const { db, logger } = options;
-  const deliveries =
-    options.registry &&
-    new Counter({
-      name: 'iot_alert_notifications_total',
-      help: 'Notification deliveries to a target (alertmanager), by outcome (delivered, failed)',
-      labelNames: ['target', 'outcome'],
-      registers: [options.registry],
-    });
+  const deliveries = options.registry && notificationDeliveries(options.registry);
   const now = options.now ?? Date.now;
   const endpoint = new URL('/api/v2/alerts', options.url).toString();
 
@@ -123,12 +117,27 @@ export function createAlertmanagerNotifier(options: {
       const resolvedIds = [...new Set(due.filter((n) => n.event === 'resolved').map((n) => n.alert_id))];
       const resolved =
         resolvedIds.length > 0 ? await alertsWithRules(db).where('a.id', 'in', resolvedIds).execute() : [];
+      // Alertmanager notifies only what it saw firing: an alert that resolved before it took the
+      // firing one (it was down, or the alert opened and closed in one pass) goes out firing now,
+      // and resolved in a later round.
+      const unseen = new Set(
+        (
+          await db
+            .selectFrom('alert_notifications')
+            .select('alert_id')
+            .where('target', '=', ALERTMANAGER_TARGET)
+            .where('event', '=', 'firing')
+            .where('delivered_at', 'is', null)
+            .execute()
+        ).map((n) => n.alert_id),
+      );
       const until = new Date(nowMs + 4 * options.intervalMs);
+      const firingFirst = resolved.filter((row) => unseen.has(row.id));
+      const ending = resolved.filter((row) => !unseen.has(row.id));
+      // Ended ones first: an alert that fired again with the same labels, sent after, is the one kept.
       const alerts = [
-        ...open.map((row) => toAlertmanagerAlert(row as AlertRow, until)),
-        ...resolved.map((row) =>
-          toAlertmanagerAlert(row as AlertRow, (row.resolved_at as Date | null) ?? new Date(nowMs)),
-        ),
+        ...ending.map((row) => toAlertmanagerAlert(row as AlertRow, row.resolved_at ?? new Date(nowMs))),
+        ...[...open, ...firingFirst].map((row) => toAlertmanagerAlert(row as AlertRow, until)),
       ];
       try {
         for (let i = 0; i < alerts.length; i += CHUNK) await post(alerts.slice(i, i + CHUNK));
@@ -156,10 +165,13 @@ export function createAlertmanagerNotifier(options: {
         deliveries?.inc({ target: ALERTMANAGER_TARGET, outcome: 'failed' });
         return { sent: 0, failed: true };
       }
-      // Delivered: what was due, and the firing notifications of every open alert just sent (also
-      // those still waiting out a backoff).
-      const openIds = open.map((row) => row.id);
-      if (due.length > 0 || openIds.length > 0) {
+      // Delivered: what was due (but the ends held back), and the firing notifications of every
+      // alert just sent firing (also those still waiting out a backoff).
+      const sentFiring = [...open, ...firingFirst].map((row) => row.id);
+      const delivered = due
+        .filter((n) => !(n.event === 'resolved' && unseen.has(n.alert_id)))
+        .map((n) => n.id);
+      if (delivered.length > 0 || sentFiring.length > 0) {
         await db
           .updateTable('alert_notifications')
           .set({ delivered_at: new Date(nowMs), attempts: sql`attempts + 1`, last_error: null })
@@ -167,8 +179,11 @@ export function createAlertmanagerNotifier(options: {
           .where('delivered_at', 'is', null)
           .where((eb) =>
             eb.or([
-              eb('id', 'in', due.length > 0 ? due.map((n) => n.id) : ['0']),
-              eb.and([eb('event', '=', 'firing'), eb('alert_id', 'in', openIds.length > 0 ? openIds : [0])]),
+              eb('id', 'in', delivered.length > 0 ? delivered : ['0']),
+              eb.and([
+                eb('event', '=', 'firing'),
+                eb('alert_id', 'in', sentFiring.length > 0 ? sentFiring : [0]),
+              ]),
             ]),
           )
           .execute();

@@ -215,7 +215,8 @@ export function createRuleEvaluator(options: RuleEvaluatorOptions) {
           metrics?.seconds.observe({ rule: rule.name }, (performance.now() - started) / 1000);
         }
       }
-      metrics?.lastPass.set(now() / 1000);
+      // A pass counts as done only when every rule was evaluated: failing ones leave the stalled alert to fire.
+      if (result.failed === 0) metrics?.lastPass.set(now() / 1000);
       return result;
     },
   };
@@ -294,7 +295,7 @@ function createEvaluatorMetrics(registry: Registry, db: Kysely<Database>) {
     }),
     lastPass: new Gauge({
       name: 'iot_alert_evaluator_last_pass_timestamp_seconds',
-      help: 'When the leader last finished a pass over the rules',
+      help: 'When the leader last evaluated every rule without a failure',
       registers,
     }),
   };

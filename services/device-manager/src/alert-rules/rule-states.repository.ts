@@ -1,5 +1,6 @@
 import type { Database } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
+import { queueNotifications } from './alert-notifications.repository.js';
 import type { RuleRow } from './alert-rules.repository.js';
 import type { Scope } from './alert-rules.schema.js';
 import type { RuleState, Transition } from './judge.js';
@@ -92,30 +93,6 @@ export async function storeChanges(
   changes: readonly DeviceChange[],
   targets: readonly string[],
 ): Promise<{ opened: number; closed: number }> {
-  // One notification per target: the fixed ones (Alertmanager) and every enabled webhook.
-  const notify = async (alertId: number | undefined, event: 'firing' | 'resolved') => {
-    if (alertId === undefined) return;
-    if (targets.length > 0) {
-      await tx
-        .insertInto('alert_notifications')
-        .values(targets.map((target) => ({ alert_id: alertId, event, target })))
-        .execute();
-    }
-    await tx
-      .insertInto('alert_notifications')
-      .columns(['alert_id', 'event', 'target'])
-      .expression((eb) =>
-        eb
-          .selectFrom('webhooks')
-          .select([
-            eb.val(alertId).as('alert_id'),
-            eb.val(event).as('event'),
-            sql<string>`'webhook:' || id`.as('target'),
-          ])
-          .where('enabled', '=', true),
-      )
-      .execute();
-  };
   let opened = 0;
   let closed = 0;
   for (const change of changes) {
@@ -143,7 +120,7 @@ export async function storeChanges(
           .returning('id')
           .executeTakeFirst();
         if (inserted) opened += 1;
-        await notify(inserted?.id, 'firing');
+        if (inserted) await queueNotifications(tx, [inserted.id], 'firing', targets);
         alertId = inserted?.id ?? (await findOpenAlertId(tx, rule.id, change.deviceId)) ?? null;
       } else {
         const resolved = await tx
@@ -155,7 +132,12 @@ export async function storeChanges(
           .returning('id')
           .execute();
         closed += resolved.length;
-        for (const { id } of resolved) await notify(id, 'resolved');
+        await queueNotifications(
+          tx,
+          resolved.map((r) => r.id),
+          'resolved',
+          targets,
+        );
       }
     }
     const state = {
@@ -198,12 +180,16 @@ export async function countFiringBySeverity(db: Kysely<Database>) {
   return rows.map((row) => ({ severity: row.severity, count: Number(row.count) }));
 }
 
+// `webhook:<id>` counts as `webhook`: metric labels stay few however many webhooks there are.
+const notificationTarget = sql<string>`case when target like 'webhook:%' then 'webhook' else target end`;
+
 export async function countPendingNotifications(db: Kysely<Database>) {
   const rows = await db
     .selectFrom('alert_notifications')
-    .select(['target', (eb) => eb.fn.countAll<string>().as('count')])
+    .select([notificationTarget.as('target'), (eb) => eb.fn.countAll<string>().as('count')])
     .where('delivered_at', 'is', null)
-    .groupBy('target')
+    .where('failed_at', 'is', null)
+    .groupBy(notificationTarget)
     .execute();
   return rows.map((row) => ({ target: row.target, count: Number(row.count) }));
 }

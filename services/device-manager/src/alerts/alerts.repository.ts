@@ -1,5 +1,6 @@
 import { creationOrder, type Database, findKeysetPage } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
+import { queueNotifications } from '../alert-rules/alert-notifications.repository.js';
 
 /** A list request, as the routes validate it. */
 export type AlertQuery = {
@@ -66,11 +67,27 @@ export async function acknowledgeAlert(db: Kysely<Database>, id: number, by: str
     .executeTakeFirst();
 }
 
-export async function resolveAlert(db: Kysely<Database>, id: number) {
-  return db
-    .updateTable('device_alerts')
-    .set((eb) => ({ resolved_at: eb.fn.coalesce('resolved_at', sql<Date>`now()`) }))
-    .where('id', '=', id)
-    .returning(COLUMNS)
-    .executeTakeFirst();
+/**
+ * Resolves an alert (again: unchanged). One a rule raised is notified as resolved, and the rule's
+ * state for the device starts over: should the condition still hold, the rule raises a new alert.
+ */
+export async function resolveAlert(db: Kysely<Database>, id: number, targets: readonly string[]) {
+  return db.transaction().execute(async (tx) => {
+    const open = await tx
+      .updateTable('device_alerts')
+      .set({ resolved_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('resolved_at', 'is', null)
+      .returning(['id', 'rule_id'])
+      .executeTakeFirst();
+    if (open?.rule_id != null) {
+      await queueNotifications(tx, [open.id], 'resolved', targets);
+      await tx
+        .updateTable('alert_rule_states')
+        .set({ state: 'resolved', since: sql`now()`, alert_id: null, updated_at: sql`now()` })
+        .where('alert_id', '=', open.id)
+        .execute();
+    }
+    return tx.selectFrom('device_alerts').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+  });
 }

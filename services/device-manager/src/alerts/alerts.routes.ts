@@ -45,7 +45,11 @@ function alertNotFound(): never {
 }
 
 /** The original API's alert routes (per device, create, acknowledge), plus a list across devices and resolve. */
-export function createAlertsRoutes(db: Kysely<Database>, devices: DeviceReads) {
+export function createAlertsRoutes(
+  db: Kysely<Database>,
+  devices: DeviceReads,
+  notificationTargets: readonly string[],
+) {
   const app = createRouter();
 
   app.openapi(
@@ -139,7 +143,7 @@ export function createAlertsRoutes(db: Kysely<Database>, devices: DeviceReads) {
       responses: { 200: json(alertSchema, 'the alert'), ...errors(400, 404) },
     }),
     async (c) => {
-      const alert = await resolveAlert(db, c.req.valid('param').alert_id);
+      const alert = await resolveAlert(db, c.req.valid('param').alert_id, notificationTargets);
       if (!alert) alertNotFound();
       return c.json(toAlert(alert), 200);
     },

@@ -1,6 +1,7 @@
 import { type Database, type Logger, retryDelayMs } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { notificationDeliveries } from '../alert-rules/notification-metrics.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signDelivery, TIMESTAMP_HEADER } from './webhook-signature.js';
 
 /** Deliveries are retried for this long after the event, then marked failed. */
@@ -74,14 +75,7 @@ export function createWebhookNotifier(options: {
 }) {
   const { db, logger } = options;
   const now = options.now ?? Date.now;
-  const deliveries =
-    options.registry &&
-    new Counter({
-      name: 'iot_alert_webhook_deliveries_total',
-      help: 'Webhook deliveries, by outcome (delivered, retrying, failed)',
-      labelNames: ['outcome'],
-      registers: [options.registry],
-    });
+  const deliveries = options.registry && notificationDeliveries(options.registry);
 
   async function post(url: string, secret: string, key: string, body: string) {
     const timestamp = String(Math.floor(now() / 1000));
@@ -135,7 +129,7 @@ export function createWebhookNotifier(options: {
             .where('id', '=', row.id)
             .execute();
           result.delivered += 1;
-          deliveries?.inc({ outcome: 'delivered' });
+          deliveries?.inc({ target: 'webhook', outcome: 'delivered' });
         } catch (err) {
           blocked.add(row.target);
           const nowMs = now();
@@ -158,7 +152,7 @@ export function createWebhookNotifier(options: {
             .where('id', '=', row.id)
             .execute();
           result[giveUp ? 'failed' : 'retrying'] += 1;
-          deliveries?.inc({ outcome: giveUp ? 'failed' : 'retrying' });
+          deliveries?.inc({ target: 'webhook', outcome: giveUp ? 'given_up' : 'failed' });
           logger.warn({ target: row.target, notification: row.id, error, giveUp }, 'webhook delivery failed');
         }
       }
