@@ -68,7 +68,12 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
       registry,
     });
   const notificationTargets = alertmanager ? [ALERTMANAGER_TARGET] : [];
-  const webhooks = createWebhookNotifier({ db, logger: rulesLog, registry });
+  const webhooks = createWebhookNotifier({
+    db,
+    logger: rulesLog,
+    registry,
+    budgetMs: config.ALERT_EVAL_INTERVAL / 2,
+  });
   const evaluator = createRuleEvaluator({
     db,
     leadership,

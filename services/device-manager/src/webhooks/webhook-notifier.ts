@@ -25,8 +25,9 @@ export type WebhookEvent = {
   rule: { id: number | null; name: string };
 };
 
-// Every webhook's undelivered notifications, oldest first: each webhook's are sent in that order.
-async function undelivered(db: Kysely<Database>, limit: number) {
+// Each webhook's oldest `perWebhook` undelivered notifications, oldest first (they are sent in that
+// order), so one webhook's backlog never crowds out another's.
+async function undelivered(db: Kysely<Database>, perWebhook: number) {
   return db
     .selectFrom('alert_notifications as n')
     .innerJoin('device_alerts as a', 'a.id', 'n.alert_id')
@@ -51,11 +52,15 @@ async function undelivered(db: Kysely<Database>, limit: number) {
       'a.rule_id',
       'a.alert_type',
     ])
-    .where('n.delivered_at', 'is', null)
-    .where('n.failed_at', 'is', null)
+    .where(
+      'n.id',
+      'in',
+      sql<string>`(select id from (select id, row_number() over (partition by target order by id) as rank
+        from alert_notifications where delivered_at is null and failed_at is null and target like 'webhook:%') oldest
+        where rank <= ${perWebhook})`,
+    )
     .where('w.enabled', '=', true)
     .orderBy('n.id')
-    .limit(limit)
     .execute();
 }
 
@@ -71,6 +76,8 @@ export function createWebhookNotifier(options: {
   logger: Logger;
   now?: () => number;
   timeoutMs?: number;
+  /** A round stops starting deliveries after this long, so a slow receiver never holds up evaluation. */
+  budgetMs?: number;
   registry?: Registry;
 }) {
   const { db, logger } = options;
@@ -99,7 +106,9 @@ export function createWebhookNotifier(options: {
     async deliver(): Promise<{ delivered: number; retrying: number; failed: number }> {
       const result = { delivered: 0, retrying: 0, failed: 0 };
       const blocked = new Set<string>();
-      for (const row of await undelivered(db, 1000)) {
+      const started = performance.now();
+      for (const row of await undelivered(db, 100)) {
+        if (performance.now() - started > (options.budgetMs ?? 10_000)) break;
         if (blocked.has(row.target)) continue;
         // The oldest of a webhook's waits out its backoff, and the newer ones with it.
         if (row.next_attempt_at.getTime() > now()) {
