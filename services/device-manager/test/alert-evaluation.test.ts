@@ -314,4 +314,32 @@ describe('alert rule evaluation', () => {
     expect(new Set(events.map((e) => e.alert_id)).size).toBe(2);
     await api.call('DELETE', `/api/webhooks/${hookId}`);
   });
+
+  it('resolves the alert of a device that leaves the rule’s scope', async () => {
+    lockId += 1;
+    await device('pump-1', 'pump');
+    const id = await rule({
+      name: 'pump-hot',
+      kind: 'threshold',
+      metric: 'temperature',
+      condition: { op: '>', value: 70 },
+      scope: { device_type: 'pump' },
+    });
+    const { evaluator: one } = evaluator();
+    await temperatures('pump-1', [5000, 75]);
+    clock = T0 + 5_010_000;
+    await one.pass();
+    // (Earlier tests' rules are judged too, so this rule's alerts are counted, not the pass's.)
+    expect(await alertsOf(id)).toMatchObject([{ device_id: 'pump-1', resolved_at: null }]);
+    expect((await api.call('PUT', '/api/devices/pump-1', { json: { device_type: 'valve' } })).status).toBe(
+      200,
+    );
+    await temperatures('pump-1', [5015, 80]);
+    clock = T0 + 5_020_000;
+    expect(await one.pass()).toMatchObject({ opened: 0, closed: 1 });
+    expect(await alertsOf(id)).toMatchObject([
+      { device_id: 'pump-1', resolved_at: new Date(T0 + 5_020_000) },
+    ]);
+    expect(await one.pass()).toMatchObject({ opened: 0, closed: 0 });
+  });
 });

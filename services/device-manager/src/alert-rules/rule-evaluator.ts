@@ -154,6 +154,16 @@ export function createRuleEvaluator(options: RuleEvaluatorOptions) {
     }
     // sequence_gap rules are not evaluated yet: the collectors still raise those alerts themselves.
 
+    // A device that left the rule's scope (its type or labels changed, it was deleted) no longer
+    // breaks it: what was pending ends, what was firing resolves now.
+    for (const [device, stored] of states) {
+      if (created.has(device) || stored.state === 'resolved') continue;
+      judgements.set(device, {
+        state: { state: 'resolved', since: nowMs, value: null, evaluatedThrough: stored.evaluatedThrough },
+        transitions: stored.state === 'firing' ? [{ kind: 'resolved', at: nowMs, value: null }] : [],
+      });
+    }
+
     const changes: DeviceChange[] = [];
     for (const [device, { state, transitions }] of judgements) {
       if (state && (transitions.length > 0 || moved(states.get(device), state))) {
