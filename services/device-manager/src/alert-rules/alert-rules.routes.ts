@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { type Database, isUniqueViolation } from '@iot-meter/common';
+import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
-import { ApiError } from '../http/api-errors.js';
+import { ApiError, unlessNameTaken } from '../http/api-errors.js';
 import { errors, json, jsonBody, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import {
@@ -62,15 +62,6 @@ export function ruleValues(body: RuleBody): RuleValues {
 
 function ruleNotFound(): never {
   throw new ApiError('rule_not_found', 'Alert rule not found');
-}
-
-async function unlessNameTaken<T>(name: string, write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    if (isUniqueViolation(err)) throw new ApiError('rule_exists', `a rule named ${name} exists`, 'name');
-    throw err;
-  }
 }
 
 /** Rules the API may change: not those declared as code, which their next sync would undo. */
@@ -138,7 +129,9 @@ export function createAlertRulesRoutes(db: Kysely<Database>, notificationTargets
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const rule = await unlessNameTaken(body.name, () => insertRule(db, ruleValues(body)));
+      const rule = await unlessNameTaken('rule_exists', 'rule', body.name, () =>
+        insertRule(db, ruleValues(body)),
+      );
       return c.json(toRule(rule), 201);
     },
   );
@@ -158,7 +151,7 @@ export function createAlertRulesRoutes(db: Kysely<Database>, notificationTargets
       const id = ruleId(c);
       await requireApiManaged(db, id);
       const body = c.req.valid('json');
-      const rule = await unlessNameTaken(body.name, () =>
+      const rule = await unlessNameTaken('rule_exists', 'rule', body.name, () =>
         replaceRule(db, id, ruleValues(body), notificationTargets),
       );
       if (!rule) ruleNotFound();

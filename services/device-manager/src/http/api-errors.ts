@@ -1,5 +1,5 @@
 import type { Logger } from '@iot-meter/common';
-import { AppError, INVALID_CURSOR } from '@iot-meter/common';
+import { AppError, INVALID_CURSOR, isUniqueViolation } from '@iot-meter/common';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -79,4 +79,19 @@ export function createErrorHandler(logger: Logger) {
     logger.error({ err, method: c.req.method, path: c.req.path }, 'request failed');
     return errorResponse(c, 'internal_error', 'internal server error');
   };
+}
+
+/** Runs a write that names something; a name already taken becomes a 409 `code` naming `name`. */
+export async function unlessNameTaken<T>(
+  code: 'rule_exists' | 'webhook_exists',
+  what: string,
+  name: string,
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ApiError(code, `a ${what} named ${name} exists`, 'name');
+    throw err;
+  }
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { type Database, isUniqueViolation } from '@iot-meter/common';
+import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
-import { ApiError } from '../http/api-errors.js';
+import { ApiError, unlessNameTaken } from '../http/api-errors.js';
 import { errors, json, jsonBody, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
 import {
@@ -53,19 +53,10 @@ export function createWebhooksRoutes(db: Kysely<Database>) {
     async (c) => {
       const body = c.req.valid('json');
       const secret = body.secret ?? randomBytes(32).toString('base64url');
-      try {
-        const row = await insertWebhook(db, {
-          name: body.name,
-          url: body.url,
-          secret,
-          enabled: body.enabled,
-        });
-        return c.json({ ...toWebhook(row), secret }, 201);
-      } catch (err) {
-        if (isUniqueViolation(err))
-          throw new ApiError('webhook_exists', `a webhook named ${body.name} exists`, 'name');
-        throw err;
-      }
+      const row = await unlessNameTaken('webhook_exists', 'webhook', body.name, () =>
+        insertWebhook(db, { name: body.name, url: body.url, secret, enabled: body.enabled }),
+      );
+      return c.json({ ...toWebhook(row), secret }, 201);
     },
   );
 
