@@ -235,6 +235,12 @@ async function killRun(run: number): Promise<RunReport> {
       `${Math.round(share * 100)} % of the devices' messages acknowledged`,
       { timeoutMs: 300_000, intervalMs: 5 },
     ).catch(() => undefined);
+    // Shares close together would otherwise kill a restarted collector before it took a message.
+    await waitFor(
+      async () => (await collector.metric('iot_collector_messages_received_total')) > 0,
+      'the restarted collector to take a message',
+      { timeoutMs: 60_000, intervalMs: 20 },
+    ).catch(() => undefined);
     const receivedBefore = await collector.metric('iot_collector_messages_received_total');
     const unacknowledgedBefore = await collector.metric('iot_collector_unacknowledged_messages');
     const acknowledgedBefore = ledger.acknowledged;
