@@ -41,6 +41,22 @@ const get = (...args: string[]) => JSON.parse(cluster.kubectl(['-n', 'iot', 'get
 beforeAll(async () => {
   await cluster.start();
   cluster.kubectl(['create', 'namespace', 'iot']);
+  // kube-prometheus-stack's Alertmanager, as that chart labels its Service: the API finds it.
+  cluster.kubectl(['create', 'namespace', 'monitoring']);
+  cluster.kubectl(['-n', 'monitoring', 'apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'kube-prometheus-stack-alertmanager',
+        labels: { app: 'kube-prometheus-stack-alertmanager', 'self-monitor': 'true' },
+      },
+      spec: {
+        ports: [{ name: 'http-web', port: 9093 }],
+        selector: { 'app.kubernetes.io/name': 'alertmanager' },
+      },
+    }),
+  });
 }, 120_000);
 afterAll(() => cluster.stop());
 
@@ -57,10 +73,17 @@ describe('the chart on a real API server', () => {
   });
 
   it('installs and waits until every workload is ready', { timeout: 300_000 }, () => {
-    helm('install', 'iot', chart, '-n', 'iot', ...noVolumes, '--wait', '--timeout', '4m');
+    helm('install', 'iot', chart, '-n', 'iot', ...noVolumes, '--wait', '--wait-for-jobs', '--timeout', '4m');
     expect(get('statefulset', 'iot-collector').status.readyReplicas).toBe(2);
     expect(get('statefulset', 'iot-mosquitto').status.readyReplicas).toBe(1);
     expect(get('deployment', 'iot-device-manager').status.availableReplicas).toBeGreaterThanOrEqual(1);
+    const apiEnv = get('deployment', 'iot-device-manager').spec.template.spec.containers[0].env;
+    expect(apiEnv.find((e: { name: string }) => e.name === 'ALERTMANAGER_URL')).toEqual({
+      name: 'ALERTMANAGER_URL',
+      value: 'http://kube-prometheus-stack-alertmanager.monitoring.svc:9093',
+    });
+    // The rules-as-code Job ran (no rules declared: it made sure this release manages none).
+    expect(get('job', 'iot-device-manager-alert-rules-1').status.succeeded).toBe(1);
     const secret = get('secret', 'iot-meter-credentials');
     expect(Object.keys(secret.data).sort()).toEqual([
       'admin-password',

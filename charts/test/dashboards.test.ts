@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createOpsRoutes, serve } from '@iot-meter/common';
+import { createMetricsRegistry, createOpsRoutes, serve } from '@iot-meter/common';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { PrivateStack } from '../../scripts/stack/private-stack.js';
 import {
@@ -9,13 +11,16 @@ import {
   overfillOfflineSession,
 } from '../../services/collector/test/broker-exporter-harness.js';
 import { CollectorHarness } from '../../services/collector/test/collector-harness.js';
+import { createWebhookNotifier } from '../../services/device-manager/src/webhooks/webhook-notifier.js';
 import { ApiHarness } from '../../services/device-manager/test/api-harness.js';
 import { type K8sObject, offlineChart, render } from './render.js';
 
 // Every Prometheus query of the chart's dashboards, run by the local stack's Prometheus against a
 // collector and the API that it scrapes (each in this process, behind a real HTTP /metrics) and the
 // broker's exporter on a broker of its own, made to drop messages (5 queued per session at most),
-// whose alert must then fire.
+// whose alert must then fire. The API's alert rule evaluator and webhook notifier run here too, on a
+// registry of their own behind a /metrics of its own, with a rule that fires and two webhooks, one
+// taking its notification and one refusing it (which stays pending).
 const env = inject('stackEnv');
 const run = randomBytes(4).toString('hex');
 const targetFile = join(env.PROMETHEUS_TARGETS_DIR ?? '', `dashboards-${run}.json`);
@@ -25,7 +30,7 @@ const servers: { close(): Promise<void> }[] = [];
 const broker = new PrivateStack(810, { IOT_STACK_MOSQUITTO_EXTRA: 'max_queued_messages 5\nsys_interval 1' });
 let brokerExporter: BrokerExporterProcess | undefined;
 
-type Dashboard = { uid: string; panels: { title: string; targets: { expr?: string; query?: string }[] }[] };
+type Dashboard = { uid: string; panels: { title: string; targets?: { expr?: string; query?: string }[] }[] };
 const configMaps = render(env.HELM_BIN ?? 'helm', offlineChart()).filter(
   (o): o is K8sObject & { data: Record<string, string> } =>
     o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1',
@@ -33,6 +38,22 @@ const configMaps = render(env.HELM_BIN ?? 'helm', offlineChart()).filter(
 const dashboards = configMaps.flatMap((c) =>
   Object.values(c.data).map((json) => JSON.parse(json) as Dashboard),
 );
+
+/** A webhook receiver on loopback answering every request with `status`. */
+async function webhookReceiver(status: number) {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.statusCode = status;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 async function query(promql: string) {
   const url = `${env.PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(promql)}`;
@@ -56,12 +77,25 @@ beforeAll(async () => {
     { hostname: '127.0.0.1' },
   );
   const apiServer = await serve(api.app, 0, { hostname: '127.0.0.1' });
-  servers.push(collectorServer, apiServer);
+  const alertsRegistry = createMetricsRegistry('device-manager');
+  const alertsServer = await serve(
+    createOpsRoutes({ service: 'device-manager', registry: alertsRegistry }),
+    0,
+    { hostname: '127.0.0.1' },
+  );
+  const taking = await webhookReceiver(204);
+  const refusing = await webhookReceiver(503);
+  servers.push(collectorServer, apiServer, alertsServer, taking, refusing);
   await writeFile(
     targetFile,
     JSON.stringify([
       {
-        targets: [`127.0.0.1:${collectorServer.port}`, `127.0.0.1:${apiServer.port}`, '127.0.0.1:18811'],
+        targets: [
+          `127.0.0.1:${collectorServer.port}`,
+          `127.0.0.1:${apiServer.port}`,
+          `127.0.0.1:${alertsServer.port}`,
+          '127.0.0.1:18811',
+        ],
         labels: { run },
       },
     ]),
@@ -97,6 +131,32 @@ beforeAll(async () => {
   await api.call('POST', '/api/devices', { json: { device_id: device, device_name: 'Dashboards' } });
   await api.call('GET', '/api/devices');
   await api.call('GET', '/api/devices/nobody');
+  // A rule alert that fires and stays open, notified to both webhooks: one delivery, one failure.
+  for (const [name, receiver] of [
+    ['taking', taking],
+    ['refusing', refusing],
+  ] as const) {
+    const hook = await api.call('POST', '/api/webhooks', {
+      json: { name, url: receiver.url, secret: 'a-webhook-secret-of-32-characters!' },
+    });
+    expect(hook.status).toBe(201);
+  }
+  const rule = await api.call('POST', '/api/alert-rules', {
+    json: {
+      name: 'dashboards-power',
+      kind: 'threshold',
+      metric: 'power',
+      condition: { op: '>', value: 10 },
+      scope: { device_ids: [device] },
+      severity: 'warning',
+    },
+  });
+  expect(rule.status).toBe(201);
+  await api.writePoints([`iot_telemetry,device_id=${device},metric=power value=15 ${Date.now() - 5000}`]);
+  const { evaluator } = api.ruleEvaluator([4245, 1], { registry: alertsRegistry });
+  expect(await evaluator.pass()).toEqual({ leading: true, rules: 1, failed: 0, opened: 1, closed: 0 });
+  const webhooks = createWebhookNotifier({ db: api.apiDb, logger: api.logger, registry: alertsRegistry });
+  expect(await webhooks.deliver()).toEqual({ delivered: 1, retrying: 1, failed: 0 });
   // Three scrapes of each target after the traffic, so every rate() has its samples.
   const scrapes = async () => {
     const result = (await query(`count_over_time(iot_collector_messages_stored_total{run="${run}"}[1m])`))
@@ -105,6 +165,17 @@ beforeAll(async () => {
   };
   await vi.waitFor(
     async () => expect(await scrapes(), 'three scrapes after the traffic').toBeGreaterThanOrEqual(3),
+    { timeout: 30_000, interval: 500 },
+  );
+  // The notifications counter appears at its first delivery, late in the traffic: rate() needs its own scrapes.
+  const notificationScrapes = async () => {
+    const result = (await query(`min(count_over_time(iot_alert_notifications_total{run="${run}"}[1m]))`)).data
+      ?.result as { value: [number, string] }[] | undefined;
+    return Number(result?.[0]?.value[1] ?? 0);
+  };
+  await vi.waitFor(
+    async () =>
+      expect(await notificationScrapes(), 'three scrapes after the notifications').toBeGreaterThanOrEqual(3),
     { timeout: 30_000, interval: 500 },
   );
 }, 120_000);
@@ -128,8 +199,9 @@ describe('Grafana dashboards', () => {
     let checked = 0;
     for (const dashboard of dashboards) {
       for (const panel of dashboard.panels) {
-        for (const target of panel.targets) {
-          if (!target.expr) continue; // the Flux panel reads InfluxDB
+        // A row has no queries; the Flux panel reads InfluxDB.
+        for (const target of panel.targets ?? []) {
+          if (!target.expr) continue;
           checked += 1;
           const body = await query(target.expr.replaceAll('$__rate_interval', '1m'));
           if (body.status !== 'success' || (body.data?.result.length ?? 0) === 0) {
@@ -139,7 +211,7 @@ describe('Grafana dashboards', () => {
       }
     }
     expect(failures).toEqual([]);
-    expect(checked).toBe(23);
+    expect(checked).toBe(28);
   });
 });
 

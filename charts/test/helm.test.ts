@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { brokerExporterConfig, collectorConfig } from '../../services/collector/src/config.js';
+import {
+  declaredRulesConfig,
+  parseDeclaredRules,
+} from '../../services/device-manager/src/alert-rules/declared-rules.js';
 import { brokerAccountsConfig } from '../../services/device-manager/src/broker-accounts/broker-accounts-config.js';
 import { deviceManagerConfig } from '../../services/device-manager/src/config.js';
 import { retentionConfig } from '../../services/device-manager/src/retention/retention-config.js';
@@ -33,6 +37,7 @@ const envOf = (container: Container | undefined) =>
 
 // Each of our images reads exactly these names (the services' config schemas).
 const CONFIG_NAMES: Record<string, string[]> = {
+  'alert-rules': [...Object.keys(declaredRulesConfig.shape), 'LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
   'broker-accounts': Object.keys(brokerAccountsConfig.shape),
   'broker-exporter': Object.keys(brokerExporterConfig.shape),
   collector: Object.keys(collectorConfig.shape),
@@ -89,7 +94,7 @@ describe.each(['(defaults)', ...scenarios])('chart rendered with %s', (file) => 
           allowPrivilegeEscalation: false,
           capabilities: { drop: ['ALL'] },
         });
-        if (!workload.includes('-retention-') && !workload.includes('-store-accounts-')) {
+        if (!['-retention-', '-store-accounts-', '-alert-rules-'].some((job) => workload.includes(job))) {
           // Long-running containers are probed; a Job's run to completion.
           expect(container.livenessProbe, where).toBeDefined();
           expect(container.readinessProbe, where).toBeDefined();
@@ -155,6 +160,9 @@ describe('values schema', () => {
       /global.mqtt.existingSecret is gone: each service logs in with its own account/,
     ],
     ['device-manager.retention.downsample.every=90s', /device-manager\/retention\/downsample\/every/],
+    ['device-manager.alertmanager.url=alertmanager:9093', /device-manager\/alertmanager\/url/],
+    ['device-manager.alertRules[0].name=hot', /device-manager\/alertRules\/0/],
+    ['device-manager.alertRules[0].kind=magic', /device-manager\/alertRules\/0/],
   ])('refuses %s, naming the value', (pair, field) => {
     expect(() => render(helm, chart, { set: [pair] })).toThrow(field);
   });
@@ -315,6 +323,93 @@ describe('wiring', () => {
     const registry = images(render(helm, chart, { set: ['global.imageRegistry=registry.example.net'] }));
     expect(registry.exporter?.image).toBe('registry.example.net/iot-meter/collector:0.1.0');
     expect(registry.collectorImage).toBe(registry.exporter?.image);
+  });
+
+  it('declares the alertRules values to the rules Job, as the API’s account, owned by the release', () => {
+    const job = (objects: K8sObject[]) =>
+      byName(objects, 'Job', 'iot-device-manager-alert-rules-1')?.spec?.template?.spec;
+    const file = (objects: K8sObject[]) =>
+      byName(objects, 'ConfigMap', 'iot-device-manager-alert-rules')?.data?.['alert-rules.yaml'] ?? '';
+    // None declared: the Job still runs, so rules removed from the values are deleted.
+    expect(parseDeclaredRules(file(defaults))).toEqual([]);
+    expect(envOf(job(defaults)?.containers[0])).toMatchObject({
+      ALERT_RULES_FILE: '/etc/iot-meter/alert-rules.yaml',
+      ALERT_RULES_OWNER: 'helm/iot/iot',
+    });
+    const declared = render(helm, chart, {
+      valuesText: stringify({
+        'device-manager': {
+          alertRules: [
+            {
+              name: 'boiler-hot',
+              kind: 'threshold',
+              metric: 'temperature',
+              condition: { op: '>', value: 90, clear: 85 },
+              for: '2m',
+              scope: { device_type: 'boiler' },
+              message: '{{device_id}} at {{value}}',
+            },
+            { name: 'gone', kind: 'offline', for: '1h', scope: { labels: { site: 'north' } } },
+          ],
+        },
+      }),
+    });
+    expect(parseDeclaredRules(file(declared))).toEqual([
+      {
+        name: 'boiler-hot',
+        kind: 'threshold',
+        metric: 'temperature',
+        condition: { op: '>', value: 90, clear: 85 },
+        for_seconds: 120,
+        scope: { device_type: 'boiler' },
+        severity: 'warning',
+        message_template: '{{device_id}} at {{value}}',
+        enabled: true,
+      },
+      {
+        name: 'gone',
+        kind: 'offline',
+        metric: null,
+        condition: null,
+        for_seconds: 3600,
+        scope: { labels: { site: 'north' } },
+        severity: 'warning',
+        message_template: '{{device_id}}: offline for {{for}} ({{rule}})',
+        enabled: true,
+      },
+    ]);
+    const pod = job(declared);
+    expect(pod?.containers[0]?.volumeMounts).toEqual([
+      { name: 'alert-rules', mountPath: '/etc/iot-meter', readOnly: true },
+    ]);
+    expect(pod?.volumes).toEqual([
+      { name: 'alert-rules', configMap: { name: 'iot-device-manager-alert-rules' } },
+    ]);
+    // A changed declaration changes the Job, so `helm diff` shows it.
+    const checksum = (objects: K8sObject[]) =>
+      byName(objects, 'Job', 'iot-device-manager-alert-rules-1')?.metadata.annotations?.[
+        'checksum/alert-rules'
+      ];
+    expect(checksum(declared)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checksum(declared)).not.toBe(checksum(defaults));
+  });
+
+  it('sends rule alerts to the Alertmanager the values name, from the API and the rules Job alike', () => {
+    const urls = (objects: K8sObject[]) => [
+      envOf(byName(objects, 'Deployment', 'iot-device-manager')?.spec?.template?.spec.containers[0])
+        .ALERTMANAGER_URL,
+      envOf(byName(objects, 'Job', 'iot-device-manager-alert-rules-1')?.spec?.template?.spec.containers[0])
+        .ALERTMANAGER_URL,
+    ];
+    // Rendered offline, no kube-prometheus-stack is found: alerts stay in the API.
+    expect(urls(defaults)).toEqual([undefined, undefined]);
+    const named = render(helm, chart, {
+      set: ['device-manager.alertmanager.url=http://alertmanager.monitoring.svc:9093'],
+    });
+    expect(urls(named)).toEqual([
+      'http://alertmanager.monitoring.svc:9093',
+      'http://alertmanager.monitoring.svc:9093',
+    ]);
   });
 
   it('passes the downsampling values to the retention Job and the API only when it is on', () => {
@@ -736,6 +831,8 @@ describe('least privilege in the stores', () => {
       `iot-collector/collector INFLUX_TOKEN ${c}-influx-tokens:collector-token`,
       `iot-collector/collector S3_ACCESS_KEY ${c}:collector-s3-access-key`,
       `iot-collector/collector S3_SECRET_KEY ${c}:collector-s3-secret-key`,
+      `iot-device-manager-alert-rules-1/alert-rules DATABASE_URL ${c}:device-manager-database-url`,
+      `iot-device-manager-alert-rules-1/migrate DATABASE_URL ${c}:database-url`,
       `iot-device-manager-retention-1/retention INFLUX_TOKEN ${c}:admin-token`,
       `iot-device-manager-retention-1/retention S3_ACCESS_KEY ${c}:root-user`,
       `iot-device-manager-retention-1/retention S3_SECRET_KEY ${c}:root-password`,
@@ -755,6 +852,8 @@ describe('least privilege in the stores', () => {
       'iot-collector/collector INFLUX_TOKEN iot-influx:collector-token',
       'iot-collector/collector S3_ACCESS_KEY iot-s3:collector-access-key',
       'iot-collector/collector S3_SECRET_KEY iot-s3:collector-secret-key',
+      'iot-device-manager-alert-rules-1/alert-rules DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
+      'iot-device-manager-alert-rules-1/migrate DATABASE_URL iot-database:DATABASE_URL',
       'iot-device-manager-retention-1/retention INFLUX_TOKEN iot-influx:token',
       'iot-device-manager-retention-1/retention S3_ACCESS_KEY iot-s3:access-key',
       'iot-device-manager-retention-1/retention S3_SECRET_KEY iot-s3:secret-key',
@@ -775,6 +874,8 @@ describe('least privilege in the stores', () => {
     ).toEqual([
       'iot-collector/collector DATABASE_URL iot-database:DATABASE_URL',
       'iot-collector/collector INFLUX_TOKEN iot-influx:collector-token',
+      'iot-device-manager-alert-rules-1/alert-rules DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
+      'iot-device-manager-alert-rules-1/migrate DATABASE_URL iot-database:DATABASE_URL',
       'iot-device-manager-retention-1/retention INFLUX_TOKEN iot-influx:token',
       'iot-device-manager/device-manager DATABASE_URL iot-database:DEVICE_MANAGER_DATABASE_URL',
       'iot-device-manager/device-manager INFLUX_TOKEN iot-influx:token',

@@ -51,6 +51,7 @@ export type Container = {
   args?: string[];
   env?: EnvVar[];
   ports?: { name: string; containerPort: number }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   livenessProbe?: unknown;
   readinessProbe?: unknown;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -63,13 +64,19 @@ export type Container = {
 export type PodSpec = {
   containers: Container[];
   initContainers?: Container[];
+  volumes?: {
+    name: string;
+    configMap?: { name: string };
+    secret?: { secretName: string };
+    emptyDir?: object;
+  }[];
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
 };
 /** The fields of the rendered objects the tests read. */
 export type K8sObject = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
   spec?: {
     replicas?: number;
@@ -93,10 +100,17 @@ export function render(
     set?: string[];
     setString?: string[];
     apiVersions?: string[];
+    /** Values given as YAML text, after the files. */
+    valuesText?: string;
   } = {},
 ): K8sObject[] {
   const args = ['template', options.release ?? 'iot', chart, '--namespace', 'iot'];
   for (const file of options.values ?? []) args.push('-f', join(chart, 'ci', file));
+  if (options.valuesText !== undefined) {
+    const file = join(mkdtempSync(join(tmpdir(), 'iot-meter-values-')), 'values.yaml');
+    writeFileSync(file, options.valuesText);
+    args.push('-f', file);
+  }
   for (const pair of options.set ?? []) args.push('--set', pair);
   for (const pair of options.setString ?? []) args.push('--set-string', pair);
   for (const api of options.apiVersions ?? []) args.push('--api-versions', api);

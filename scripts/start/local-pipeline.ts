@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stackEnvFor } from '../stack/service-env.js';
@@ -19,6 +19,8 @@ const { values: args } = parseArgs({
     'api-port': { type: 'string', default: '8080' },
     'collector-port': { type: 'string', default: '8081' },
     'accounts-port': { type: 'string', default: '8082' },
+    // Rules as code: the set this file declares is made true at each start.
+    'alert-rules': { type: 'string', default: 'scripts/start/alert-rules.yaml' },
   },
 });
 
@@ -59,6 +61,23 @@ const targetFile = join(
 // (setpriv's parent-death signal survives the exec into node), so none outlives `npm start`.
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+
+/** Rules as code: makes the rules file's set true (as the API's database account), or stops here. */
+function applyAlertRules() {
+  const run = spawnSync(process.execPath, node(['services/device-manager/dist/bin/apply-alert-rules.js']), {
+    env: {
+      ...deviceManagerEnv,
+      ALERT_RULES_FILE: resolve(root, args['alert-rules']),
+      ALERT_RULES_OWNER: `file/${args['alert-rules']}`,
+    },
+    encoding: 'utf8',
+  });
+  const outcome = JSON.parse(run.stdout.trim().split('\n').at(-1) || '{}');
+  if (run.status !== 0)
+    throw new Error(`alert rules in ${args['alert-rules']}: ${outcome.err ?? run.stderr}`);
+  const counts = ['created', 'updated', 'deleted', 'unchanged'].map((k) => `${outcome[k].length} ${k}`);
+  say(`alert rules from ${args['alert-rules']}: ${counts.join(', ')}`);
+}
 
 function node(argv: string[]): string[] {
   return argv.map((a) => (a.startsWith('services/') ? join(root, a) : a));
@@ -181,6 +200,7 @@ try {
     env: serviceEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  applyAlertRules();
   // The broker's password file, derived from PostgreSQL: the devices the API registers get in.
   startService('broker-accounts', ['services/device-manager/dist/bin/sync-broker-accounts.js'], {
     ...deviceManagerEnv,

@@ -155,7 +155,7 @@ export function createApp(deps: AppDependencies) {
   );
   const notificationTargets = deps.notificationTargets ?? [];
   app.route('/', createAlertsRoutes(db, devices, notificationTargets));
-  app.route('/', createAlertRulesRoutes(db, notificationTargets));
+  app.route('/', createAlertRulesRoutes(db, notificationTargets, deps.influx));
   app.route('/', createWebhooksRoutes(db));
   app.route('/', createStatsRoutes(db));
   registerFleetGauge(registry, db);

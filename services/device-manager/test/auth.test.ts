@@ -57,6 +57,12 @@ const ROUTES: [string, string, string, unknown?][] = [
     '/api/alert-rules/999999',
     { name: 'auth-rule', kind: 'offline', for: '5m', scope: { all_devices: true } },
   ],
+  [
+    'operator',
+    'POST',
+    '/api/alert-rules/preview',
+    { rule: { name: 'auth-rule', kind: 'no_data', for: '5m', scope: { all_devices: true } } },
+  ],
   ['admin', 'DELETE', '/api/devices/auth-gone'],
   ['admin', 'DELETE', '/api/alert-rules/999999'],
   ['admin', 'GET', '/api/webhooks'],
@@ -141,6 +147,7 @@ describe('authentication and roles', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/alert-rules',
+      '/api/alert-rules/preview',
       '/api/alert-rules/{rule_id}',
       '/api/alerts',
       '/api/alerts/{alert_id}/acknowledge',

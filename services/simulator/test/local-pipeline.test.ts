@@ -61,6 +61,21 @@ describe('npm start', () => {
       .toEqual(['current_ac', 'frequency', 'pf', 'voltage_ac']);
   });
 
+  it('declares the alert rules of scripts/start/alert-rules.yaml, as code', async () => {
+    const rules = (await get('/api/alert-rules')) as unknown as { name: string; managed_by: string }[];
+    const owner = 'file/scripts/start/alert-rules.yaml';
+    expect(rules.map((r) => [r.name, r.managed_by])).toEqual(
+      [
+        'dc-voltage-sag',
+        'dc-breaker-trip',
+        'ac-frequency-excursion',
+        'environment-spike',
+        'device-silent',
+        'device-offline',
+      ].map((name) => [name, owner]),
+    );
+  });
+
   it('lets only registered devices in, each with its own secret; nobody anonymously', async () => {
     const broker = readStackEnv({ ...process.env, ...stackEnv });
     const accounts = readFileSync(broker.BROKER_PASSWORD_FILE ?? '', 'utf8')

@@ -1,31 +1,36 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { QueryApi } from '@influxdata/influxdb-client';
 import type { Database } from '@iot-meter/common';
 import type { Kysely } from 'kysely';
 import { requireRole } from '../auth/authenticate.js';
 import { ApiError, unlessNameTaken } from '../http/api-errors.js';
 import { errors, json, jsonBody, security } from '../http/openapi-helpers.js';
 import { createRouter } from '../http/router.js';
+import { resolveTime } from '../telemetry/time-range.js';
 import {
   deleteRule,
   findRule,
   findRules,
   insertRule,
   type RuleRow,
-  type RuleValues,
   replaceRule,
 } from './alert-rules.repository.js';
 import {
-  defaultTemplate,
   formatDuration,
   listRulesQuery,
+  PREVIEW_MAX_EPISODES,
+  previewBody,
+  previewSchema,
   type Rule,
-  type RuleBody,
   ruleBody,
   ruleIdParam,
   ruleSchema,
+  ruleValues,
 } from './alert-rules.schema.js';
+import { previewRule } from './rule-preview.js';
 
 const tags = ['alert rules'];
+const PREVIEW_MAX_WINDOW_MS = 31 * 86_400_000;
 
 export function toRule(row: RuleRow): Rule {
   return {
@@ -42,21 +47,6 @@ export function toRule(row: RuleRow): Rule {
     managed_by: row.managed_by,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
-  };
-}
-
-/** A validated body as stored. */
-export function ruleValues(body: RuleBody): RuleValues {
-  return {
-    name: body.name,
-    kind: body.kind,
-    metric: body.metric ?? null,
-    condition: body.condition ?? null,
-    for_seconds: body.for,
-    scope: body.scope,
-    severity: body.severity,
-    message_template: body.message ?? defaultTemplate(body.kind),
-    enabled: body.enabled,
   };
 }
 
@@ -81,7 +71,11 @@ async function requireApiManaged(db: Kysely<Database>, id: number): Promise<Rule
  * `/api/alert-rules`: viewers read rules, operators write them, admins delete them. Alerts a change
  * resolves are notified to `notificationTargets` (and the webhooks).
  */
-export function createAlertRulesRoutes(db: Kysely<Database>, notificationTargets: readonly string[]) {
+export function createAlertRulesRoutes(
+  db: Kysely<Database>,
+  notificationTargets: readonly string[],
+  influx: { query: QueryApi; bucket: string },
+) {
   const app = createRouter();
   const ruleId = (c: { req: { valid(target: 'param'): { rule_id: number } } }) =>
     c.req.valid('param').rule_id;
@@ -156,6 +150,56 @@ export function createAlertRulesRoutes(db: Kysely<Database>, notificationTargets
       );
       if (!rule) ruleNotFound();
       return c.json(toRule(rule), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/alert-rules/preview',
+      tags,
+      security,
+      middleware: [requireRole('operator')],
+      summary:
+        'What a rule would have done over a past window: when each device would have fired and cleared',
+      description:
+        'Judged as the evaluator judges, from no state at the window’s start; nothing is stored or notified. ' +
+        'threshold and no_data rules (a device silent at the start counts from it); offline rules cannot be previewed, presence history is not kept.',
+      request: { body: jsonBody(previewBody) },
+      responses: {
+        200: json(previewSchema, 'the alerts it would have raised'),
+        ...errors(400, 413, 415, 422),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const now = Date.now();
+      const start = resolveTime(body.start, 'start', now).getTime();
+      const stop = resolveTime(body.stop, 'stop', now).getTime();
+      if (stop <= start || stop - start > PREVIEW_MAX_WINDOW_MS) {
+        throw new ApiError('invalid_request', 'start: must be before stop, by at most 31 days', 'start');
+      }
+      const preview = await previewRule({ db, ...influx }, ruleValues(body.rule), {
+        startMs: start,
+        stopMs: stop,
+      });
+      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+      return c.json(
+        {
+          start: new Date(start).toISOString(),
+          stop: new Date(stop).toISOString(),
+          devices: preview.devices,
+          samples: preview.samples,
+          episode_count: preview.episodes.length,
+          episodes: preview.episodes.slice(0, PREVIEW_MAX_EPISODES).map((e) => ({
+            ...e,
+            started_at: new Date(e.started_at).toISOString(),
+            fired_at: new Date(e.fired_at).toISOString(),
+            resolved_at: iso(e.resolved_at),
+          })),
+        },
+        200,
+      );
     },
   );
 

@@ -3,7 +3,7 @@ import { SEVERITIES } from '../alerts/alerts.schema.js';
 import { deviceId } from '../devices/devices.schema.js';
 import { idParam, resourceName } from '../http/openapi-helpers.js';
 import { storableText } from '../http/storable.js';
-import { clearThresholdProblem } from './rule-condition.js';
+import { type Condition, clearThresholdProblem } from './rule-condition.js';
 
 export const RULE_KINDS = ['threshold', 'no_data', 'offline', 'sequence_gap'] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
@@ -157,6 +157,34 @@ export const ruleBody = z
 
 export type RuleBody = z.infer<typeof ruleBody>;
 
+/** What a rule is made of, as the routes and rules as code hand it over. */
+export type RuleValues = {
+  name: string;
+  kind: RuleKind;
+  metric: string | null;
+  condition: Condition | null;
+  for_seconds: number;
+  scope: Scope;
+  severity: string;
+  message_template: string;
+  enabled: boolean;
+};
+
+/** A validated body as stored. */
+export function ruleValues(body: RuleBody): RuleValues {
+  return {
+    name: body.name,
+    kind: body.kind,
+    metric: body.metric ?? null,
+    condition: body.condition ?? null,
+    for_seconds: body.for,
+    scope: body.scope,
+    severity: body.severity,
+    message_template: body.message ?? defaultTemplate(body.kind),
+    enabled: body.enabled,
+  };
+}
+
 export const ruleSchema = z
   .object({
     id: z.number().int(),
@@ -180,6 +208,42 @@ export const ruleSchema = z
 export type Rule = z.infer<typeof ruleSchema>;
 
 export const ruleIdParam = idParam('rule_id');
+
+export const previewBody = z
+  .object({
+    rule: ruleBody,
+    start: z.string().default('-24h').openapi({
+      description: 'the window’s start: relative (-6h, -7d) or RFC 3339; at most 31 days before its stop',
+    }),
+    stop: z.string().default('now()').openapi({ description: 'its end: relative, now() or RFC 3339' }),
+  })
+  .strict()
+  .openapi('AlertRulePreviewRequest');
+
+/** The alerts a preview returns at most (`episode_count` says how many there were). */
+export const PREVIEW_MAX_EPISODES = 1000;
+
+export const previewSchema = z
+  .object({
+    start: z.iso.datetime(),
+    stop: z.iso.datetime(),
+    devices: z.number().int().openapi({ description: 'registered devices in the rule’s scope' }),
+    samples: z.number().int().nullable().openapi({ description: 'threshold rules: the samples judged' }),
+    episode_count: z.number().int(),
+    episodes: z
+      .array(
+        z.object({
+          device_id: z.string(),
+          started_at: z.iso.datetime().openapi({ description: 'when the condition began to hold' }),
+          fired_at: z.iso.datetime().openapi({ description: 'when the alert would have opened' }),
+          value: z.number().nullable(),
+          resolved_at: z.iso.datetime().nullable().openapi({ description: 'null: still firing at the stop' }),
+          resolved_value: z.number().nullable(),
+        }),
+      )
+      .openapi({ description: `oldest first, at most ${PREVIEW_MAX_EPISODES}` }),
+  })
+  .openapi('AlertRulePreview');
 
 export const listRulesQuery = z.object({
   kind: z.enum(RULE_KINDS).optional(),

@@ -96,3 +96,72 @@ export async function queryLastSampleTimes(
   );
   return new Map(rows);
 }
+
+/**
+ * A metric's samples over a window, one device after another (each oldest first), as the query
+ * streams them: a preview judges them as they come and keeps none.
+ */
+export async function* streamSamples(
+  query: QueryApi,
+  bucket: string,
+  request: { metric: string; startMs: number; stopMs: number; devices?: readonly string[] },
+): AsyncGenerator<{ device: string; sample: Sample }> {
+  const script = flux`${telemetry(bucket, request.startMs, request.stopMs, request.metric)}
+  ${onlyDevices(request.devices)}
+  |> keep(columns: ["_time", "_value", "device_id"])
+  |> group(columns: ["device_id"])
+  |> sort(columns: ["_time"])`;
+  for await (const { values, tableMeta } of query.iterateRows(script)) {
+    yield {
+      device: values[tableMeta.column('device_id').index] ?? '',
+      sample: {
+        time: Date.parse(values[tableMeta.column('_time').index] ?? ''),
+        value: Number(values[tableMeta.column('_value').index]),
+      },
+    };
+  }
+}
+
+/** Per device: its first and last sample times in a window, and each gap between samples above `gapMs`. */
+export type SampleSpan = { first: number; last: number; gaps: { from: number; to: number }[] };
+
+/** Each device's samples (of `metric`, or any) as spans and silences, computed in InfluxDB: one query. */
+export async function querySampleSpans(
+  query: QueryApi,
+  bucket: string,
+  request: {
+    metric: string | null;
+    startMs: number;
+    stopMs: number;
+    gapMs: number;
+    devices?: readonly string[];
+  },
+): Promise<Map<string, SampleSpan>> {
+  const script = flux`data = ${telemetry(bucket, request.startMs, request.stopMs, request.metric)}
+  ${onlyDevices(request.devices)}
+  |> keep(columns: ["_time", "device_id"])
+  |> group(columns: ["device_id"])
+  |> sort(columns: ["_time"])
+union(tables: [
+  data |> elapsed(unit: 1ms) |> filter(fn: (r) => r.elapsed > ${request.gapMs}) |> map(fn: (r) => ({_time: r._time, device_id: r.device_id, kind: "gap", elapsed: r.elapsed})),
+  data |> first(column: "_time") |> map(fn: (r) => ({_time: r._time, device_id: r.device_id, kind: "first", elapsed: 0})),
+  data |> last(column: "_time") |> map(fn: (r) => ({_time: r._time, device_id: r.device_id, kind: "last", elapsed: 0})),
+])
+  |> group(columns: ["device_id"])
+  |> sort(columns: ["_time"])`;
+  const spans = new Map<string, SampleSpan>();
+  const rows = await query.collectRows(script, (values, meta) => ({
+    device: values[meta.column('device_id').index] ?? '',
+    time: Date.parse(values[meta.column('_time').index] ?? ''),
+    kind: values[meta.column('kind').index],
+    elapsed: Number(values[meta.column('elapsed').index]),
+  }));
+  for (const { device, time, kind, elapsed } of rows) {
+    const span = spans.get(device) ?? { first: time, last: time, gaps: [] };
+    spans.set(device, span);
+    if (kind === 'first') span.first = time;
+    else if (kind === 'last') span.last = time;
+    else span.gaps.push({ from: time - elapsed, to: time });
+  }
+  return spans;
+}

@@ -25,6 +25,8 @@ const STATUS_BY_CODE = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   too_many_points: 422,
+  preview_unsupported: 422,
+  preview_too_large: 422,
   rate_limited: 429,
   internal_error: 500,
   dependency_unavailable: 503,
