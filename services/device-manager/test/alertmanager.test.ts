@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createRandom } from '@iot-meter/common';
 import { waitFor } from '@iot-meter/common/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEVICE_MODELS } from '../../simulator/src/device-models.js';
 import { createAlertmanagerNotifier } from '../src/alert-rules/alertmanager-notifier.js';
 import { ApiHarness } from './api-harness.js';
 import { startReceiver } from './http-receiver.js';
@@ -115,6 +117,95 @@ describe('notifications through Alertmanager', () => {
       { event: 'firing', delivered_at: expect.any(Date), last_error: null },
       { event: 'resolved', attempts: 1, delivered_at: expect.any(Date) },
     ]);
+    await alertmanager.deliver();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(ours()).toHaveLength(2);
+  });
+  it('fires once and resolves once for a voltage sag of the simulator’s DC traction meter', async () => {
+    // The simulator's model of a 750 V DC meter, seeded so that its supply sags 120 V for 27 s
+    // (samples 187–213 of a second each) and recovers; replayed to end 5 s ago, each pass right
+    // after its samples (on the evaluator's clock, so a slow machine judges the same).
+    const meter = DEVICE_MODELS.dc.create(createRandom('sag-3'), 2000);
+    const modelStart = Date.UTC(2026, 11, 2, 12);
+    const voltages = Array.from({ length: 231 }, (_, i) => meter(modelStart + i * 1000).measurements[0]?.val);
+    expect(voltages.slice(185, 189)).toEqual([770, 764.7, 649.6, 648.3]);
+    expect(voltages.slice(212, 215)).toEqual([648, 644.1, 768.5]);
+    const device = `sag-${randomBytes(4).toString('hex')}`;
+    await api.call('POST', '/api/devices', {
+      json: { device_id: device, device_name: device, device_type: 'power_meter_dc' },
+    });
+    const rule = await api.call('POST', '/api/alert-rules', {
+      json: {
+        name: `${device}-sag`,
+        kind: 'threshold',
+        metric: 'voltage_dc',
+        condition: { op: '<', value: 700, clear: 740 },
+        for: '5s',
+        scope: { device_type: 'power_meter_dc' },
+        severity: 'warning',
+        message: '{{device_id}}: DC supply at {{value}} V, under {{threshold}} V',
+      },
+    });
+    const ruleId = (rule.json as { id: number }).id;
+    const t0 = Date.now() - 235_000;
+    const replay = (from: number, to: number) =>
+      api.writePoints(
+        voltages
+          .slice(from, to)
+          .map(
+            (v, i) =>
+              `iot_telemetry,device_id=${device},metric=voltage_dc value=${v} ${t0 + (from + i) * 1000}`,
+          ),
+      );
+    let clock = t0 + 195_000;
+    const { evaluator } = api.ruleEvaluator([4243, 2], {
+      notificationTargets: ['alertmanager'],
+      now: () => clock,
+    });
+    const alertmanager = createAlertmanagerNotifier({
+      db: api.apiDb,
+      url: stackEnv.ALERTMANAGER_URL ?? '',
+      intervalMs: 15_000,
+      logger: api.logger,
+      timeoutMs: 2000,
+    });
+    const ours = () => received().filter((n) => n.alerts.some((a) => a.labels.device_id === device));
+
+    // Up to seven seconds into the sag: held for its 5 s, it fires.
+    await replay(0, 194);
+    expect(await evaluator.pass()).toMatchObject({ opened: 1, closed: 0 });
+    expect(await alertmanager.deliver()).toEqual({ sent: 1, failed: false });
+    await waitFor(async () => ours().length === 1, 'the firing notification', { timeoutMs: 20_000 });
+    expect(ours()[0]?.alerts.map((a) => [a.status, a.labels, a.annotations])).toEqual([
+      [
+        'firing',
+        {
+          alertname: `${device}-sag`,
+          rule: String(ruleId),
+          device_id: device,
+          severity: 'warning',
+          device_type: 'power_meter_dc',
+        },
+        { summary: `${device}: DC supply at 647.1 V, under 700 V`, value: '647.1' },
+      ],
+    ]);
+
+    // The rest of the sag and the recovery: one resolved notification, and the alert's times are the data's.
+    await replay(194, 231);
+    clock = t0 + 235_000;
+    expect(await evaluator.pass()).toMatchObject({ opened: 0, closed: 1 });
+    await alertmanager.deliver();
+    await waitFor(async () => ours().length === 2, 'the resolved notification', { timeoutMs: 20_000 });
+    expect(ours()[1]?.alerts.map((a) => [a.status, a.labels.alertname])).toEqual([
+      ['resolved', `${device}-sag`],
+    ]);
+    expect(
+      await api.database.db
+        .selectFrom('device_alerts')
+        .select(['value', 'started_at', 'resolved_at'])
+        .where('rule_id', '=', ruleId)
+        .execute(),
+    ).toEqual([{ value: 647.1, started_at: new Date(t0 + 187_000), resolved_at: new Date(t0 + 214_000) }]);
     await alertmanager.deliver();
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(ours()).toHaveLength(2);
