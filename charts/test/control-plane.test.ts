@@ -82,7 +82,7 @@ describe('the chart on a real API server', () => {
       name: 'ALERTMANAGER_URL',
       value: 'http://kube-prometheus-stack-alertmanager.monitoring.svc:9093',
     });
-    // The rules-as-code Job ran (no rules declared: it made sure this release manages none).
+    // The rules-as-code Job ran (it declares the default sequence_gap rule).
     expect(get('job', 'iot-device-manager-alert-rules-1').status.succeeded).toBe(1);
     const secret = get('secret', 'iot-meter-credentials');
     expect(Object.keys(secret.data).sort()).toEqual([

@@ -330,8 +330,20 @@ describe('wiring', () => {
       byName(objects, 'Job', 'iot-device-manager-alert-rules-1')?.spec?.template?.spec;
     const file = (objects: K8sObject[]) =>
       byName(objects, 'ConfigMap', 'iot-device-manager-alert-rules')?.data?.['alert-rules.yaml'] ?? '';
-    // None declared: the Job still runs, so rules removed from the values are deleted.
-    expect(parseDeclaredRules(file(defaults))).toEqual([]);
+    // By default the sequence_gap rule, as the collectors raised those alerts before rules.
+    expect(parseDeclaredRules(file(defaults))).toEqual([
+      {
+        name: 'sequence_gap',
+        kind: 'sequence_gap',
+        metric: null,
+        condition: null,
+        for_seconds: 60,
+        scope: { all_devices: true },
+        severity: 'warning',
+        message_template: '{{device_id}}: {{value}} message(s) missing from its sequence ({{rule}})',
+        enabled: true,
+      },
+    ]);
     expect(envOf(job(defaults)?.containers[0])).toMatchObject({
       ALERT_RULES_FILE: '/etc/iot-meter/alert-rules.yaml',
       ALERT_RULES_OWNER: 'helm/iot/iot',

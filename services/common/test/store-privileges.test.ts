@@ -63,7 +63,6 @@ describe('PostgreSQL: a role per service', () => {
     expect(await grants('iot_meter_collector')).toEqual([
       'archive_segments: INSERT',
       'collector_sessions: DELETE,INSERT,SELECT,UPDATE',
-      'device_alerts: INSERT',
       'device_presence: INSERT,SELECT,UPDATE',
       'device_sequences: INSERT,SELECT,UPDATE',
       'archive_segments(device_id): SELECT',
@@ -88,6 +87,9 @@ describe('PostgreSQL: a role per service', () => {
       'device_presence: DELETE,INSERT,SELECT,UPDATE',
       'devices: DELETE,INSERT,SELECT,UPDATE',
       'webhooks: DELETE,INSERT,SELECT,UPDATE',
+      // What the sequence_gap rules read of the collectors' tracking.
+      'device_sequences(device_id): SELECT',
+      'device_sequences(missing): SELECT',
     ]);
   });
 
@@ -103,6 +105,8 @@ describe('PostgreSQL: a role per service', () => {
       sql`update devices set status = 'active'`,
       sql`delete from devices`,
       sql`select * from device_alerts`,
+      // Sequence gaps are alert rules' now: the collectors write no alerts.
+      sql`insert into device_alerts (device_id, alert_type, severity, message) values ('priv-1', 'sequence_gap', 'warning', 'gap')`,
       sql`select params from device_commands`,
       sql`select * from archive_segments`,
       sql`delete from archive_segments`,
@@ -112,7 +116,7 @@ describe('PostgreSQL: a role per service', () => {
     ]);
   });
 
-  it('lets the collector do its job: presence, sequences, session filters, archive index, gap alerts, acks', async () => {
+  it('lets the collector do its job: presence, sequences, session filters, archive index, acks', async () => {
     await sql`insert into device_presence (device_id, connection_status, status_changed_at, last_seen)
       values ('priv-1', 'online', now(), now())
       on conflict (device_id) do update set last_seen = greatest(excluded.last_seen, device_presence.last_seen)`.execute(
@@ -124,19 +128,21 @@ describe('PostgreSQL: a role per service', () => {
         message_count, first_received_at, last_received_at)
       values ('raw', 'priv-1', 'raw/k', 0, 1, 1, now(), now())
       on conflict (object_key, device_id) do nothing`.execute(collector);
-    await sql`insert into device_alerts (device_id, alert_type, severity, message)
-      select 'priv-1', 'sequence_gap', 'warning', 'gap' where exists (select 1 from devices where device_id = 'priv-1')`.execute(
+    await sql`insert into device_sequences (device_id, high_seq, missing) values ('priv-1', 5, '{3}')`.execute(
       collector,
     );
-    const { rows } = await sql<{ n: string }>`
-      select count(*) as n from device_alerts where device_id = 'priv-1'`.execute(database.db);
-    expect(rows).toEqual([{ n: '1' }]);
+    // The API reads what is missing for its sequence_gap rules, and nothing else of the tracking.
+    const { rows } = await sql<{ n: number }>`
+      select cardinality(missing) as n from device_sequences where device_id = 'priv-1'`.execute(api);
+    expect(rows).toEqual([{ n: 1 }]);
   });
 
   it('refuses the API the collector’s own tables and writes to the archive index (42501)', async () => {
     await expectRefused(api, [
       sql`select * from collector_sessions`,
       sql`select * from device_sequences`,
+      sql`select gaps from device_sequences`,
+      sql`update device_sequences set missing = '{}'`,
       sql`delete from archive_segments`,
       sql`drop table api_keys`,
       sql`create table stolen (id int)`,

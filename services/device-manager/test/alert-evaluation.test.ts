@@ -342,4 +342,49 @@ describe('alert rule evaluation', () => {
     ]);
     expect(await one.pass()).toMatchObject({ opened: 0, closed: 0 });
   });
+  it('fires sequence_gap once messages have been missing for its duration, and resolves when none is', async () => {
+    lockId += 1;
+    await device('meter-9', 'meter');
+    await device('meter-10', 'meter');
+    const id = await rule({
+      name: 'gaps',
+      kind: 'sequence_gap',
+      for: '30s',
+      scope: { device_type: 'meter' },
+    });
+    // The collectors' tracking: meter-9 misses seqs 3 and 4; meter-10 misses one, briefly.
+    const missing = (deviceId: string, seqs: number[]) =>
+      api.database.db
+        .insertInto('device_sequences')
+        .values({ device_id: deviceId, high_seq: 5, missing: seqs })
+        .onConflict((oc) => oc.column('device_id').doUpdateSet({ missing: seqs }))
+        .execute();
+    await missing('meter-9', [3, 4]);
+    await missing('meter-10', [2]);
+    const { evaluator: one } = evaluator();
+    clock = T0 + 6_000_000;
+    await one.pass();
+    expect(await alertsOf(id)).toEqual([]);
+    await missing('meter-10', []);
+    clock = T0 + 6_030_000;
+    await one.pass();
+    expect(await alertsOf(id)).toEqual([
+      {
+        device_id: 'meter-9',
+        alert_type: 'gaps',
+        severity: 'warning',
+        message: 'meter-9: 2 message(s) missing from its sequence (gaps)',
+        value: 2,
+        started_at: new Date(T0 + 6_000_000),
+        resolved_at: null,
+      },
+    ]);
+    // They arrived late (or were counted lost): nothing missing, resolved.
+    await missing('meter-9', []);
+    clock = T0 + 6_045_000;
+    await one.pass();
+    expect((await alertsOf(id)).map((a) => [a.device_id, a.resolved_at])).toEqual([
+      ['meter-9', new Date(T0 + 6_045_000)],
+    ]);
+  });
 });

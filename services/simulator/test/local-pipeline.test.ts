@@ -66,6 +66,7 @@ describe('npm start', () => {
     const owner = 'file/scripts/start/alert-rules.yaml';
     expect(rules.map((r) => [r.name, r.managed_by])).toEqual(
       [
+        'sequence_gap',
         'dc-voltage-sag',
         'dc-breaker-trip',
         'ac-frequency-excursion',

@@ -48,8 +48,8 @@ export async function upsertPresence(
 
 /**
  * Applies the batch's seqs to each device's tracking under a row lock, so collectors that share a
- * device's messages keep one consistent count; raises a `sequence_gap` alert for a registered device
- * whose gaps grew. Rows are locked in device id order, so two collectors never deadlock.
+ * device's messages keep one consistent count (the API's `sequence_gap` rules alert on what is
+ * missing). Rows are locked in device id order, so two collectors never deadlock.
  */
 export async function trackSequences(
   trx: Transaction<Database>,
@@ -75,7 +75,7 @@ export async function trackSequences(
     .forUpdate()
     .execute();
   const byId = new Map(rows.map((r) => [r.device_id, r]));
-  const updated: { deviceId: string; state: SequenceState; newGaps: number }[] = [];
+  const updated: { deviceId: string; state: SequenceState }[] = [];
   for (const activity of tracked) {
     const row = byId.get(activity.deviceId);
     let seqs = activity.seqs;
@@ -95,11 +95,10 @@ export async function trackSequences(
     }
     const before = { duplicates: state.duplicates, gaps: state.gaps, resets: state.resets };
     for (const seq of seqs) applySeq(state, seq);
-    const newGaps = state.gaps - before.gaps;
     totals.duplicates += state.duplicates - before.duplicates;
-    totals.gaps += newGaps;
+    totals.gaps += state.gaps - before.gaps;
     totals.resets += state.resets - before.resets;
-    updated.push({ deviceId: activity.deviceId, state, newGaps });
+    updated.push({ deviceId: activity.deviceId, state });
   }
   for (const part of chunks(updated)) {
     await trx
@@ -128,18 +127,6 @@ export async function trackSequences(
         })),
       )
       .execute();
-  }
-  const gapAlerts = updated.filter((u) => u.newGaps > 0);
-  for (const part of chunks(gapAlerts)) {
-    const values = part.map(
-      (u) =>
-        sql`(${u.deviceId}, ${`${u.newGaps} message(s) missing from device ${u.deviceId}; highest seq now ${u.state.high}`})`,
-    );
-    await sql`
-      insert into device_alerts (device_id, alert_type, severity, message)
-      select v.device_id, 'sequence_gap', 'warning', v.message
-      from (values ${sql.join(values)}) as v(device_id, message)
-      where exists (select 1 from devices d where d.device_id = v.device_id)`.execute(trx);
   }
   return totals;
 }

@@ -8,6 +8,7 @@ import * as deviceCredentials from './migrations/2026-12-01T18-00-00_device-cred
 import * as apiKeyChanges from './migrations/2026-12-01T19-00-00_api-key-changes.js';
 import * as serviceRoles from './migrations/2026-12-02T08-00-00_service-roles.js';
 import * as alertRules from './migrations/2026-12-03T08-00-00_alert-rules.js';
+import * as sequenceGapRules from './migrations/2026-12-04T08-00-00_sequence-gap-rules.js';
 
 // Listed here rather than read from a folder, so the compiled services and the tests run the same set.
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-01T19-00-00_api-key-changes': apiKeyChanges,
   '2026-12-02T08-00-00_service-roles': serviceRoles,
   '2026-12-03T08-00-00_alert-rules': alertRules,
+  '2026-12-04T08-00-00_sequence-gap-rules': sequenceGapRules,
 };
 
 /** Brings the schema to the newest migration; throws if one fails. */

@@ -263,7 +263,7 @@ export function defaultTemplate(kind: RuleKind): string {
     case 'offline':
       return '{{device_id}}: offline for {{for}} ({{rule}})';
     case 'sequence_gap':
-      return '{{device_id}}: messages missing from its sequence ({{rule}})';
+      return '{{device_id}}: {{value}} message(s) missing from its sequence ({{rule}})';
   }
 }
 

@@ -12,6 +12,7 @@ import {
   countPendingNotifications,
   type DeviceChange,
   findDevicesSeenSince,
+  findMissingMessages,
   findPresence,
   findRuleStates,
   findScopeDevices,
@@ -151,8 +152,26 @@ export function createRuleEvaluator(options: RuleEvaluatorOptions) {
           ),
         );
       }
+    } else if (rule.kind === 'sequence_gap') {
+      // Messages missing since the first pass that saw them (the tracking keeps no times); the
+      // alert's value is how many were missing when it fired.
+      const missing = await findMissingMessages(db, [...created.keys()]);
+      for (const device of created.keys()) {
+        const count = missing.get(device) ?? 0;
+        const stored = states.get(device);
+        const since = stored && stored.state !== 'resolved' ? stored.since : nowMs;
+        const judged = judgeDuration(
+          stored,
+          count > 0 ? { holds: true, since } : { holds: false, endedAt: nowMs },
+          forMs,
+          nowMs,
+        );
+        judgements.set(device, {
+          state: judged.state,
+          transitions: judged.transitions.map((t) => (t.kind === 'fired' ? { ...t, value: count } : t)),
+        });
+      }
     }
-    // sequence_gap rules are not evaluated yet: the collectors still raise those alerts themselves.
 
     // A device that left the rule's scope (its type or labels changed, it was deleted) no longer
     // breaks it: what was pending ends, what was firing resolves now.

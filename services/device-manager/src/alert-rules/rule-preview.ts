@@ -75,7 +75,7 @@ export async function previewRule(
   throw new ApiError(
     'preview_unsupported',
     `${rule.kind} rules cannot be previewed: ${
-      rule.kind === 'offline' ? 'presence history is not kept' : 'the collectors raise these alerts'
+      rule.kind === 'offline' ? 'presence history is not kept' : 'sequence tracking keeps no history'
     }`,
     'rule.kind',
   );

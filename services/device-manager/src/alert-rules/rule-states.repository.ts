@@ -72,6 +72,23 @@ export async function findPresence(
   );
 }
 
+/**
+ * How many messages each device has missing from its sequence now, by the collectors' tracking:
+ * sent (later seqs arrived) but not received, while they may still come (within the reorder window).
+ */
+export async function findMissingMessages(
+  db: Kysely<Database>,
+  deviceIds: readonly string[],
+): Promise<Map<string, number>> {
+  if (deviceIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('device_sequences')
+    .select(['device_id', sql<number>`cardinality(missing)`.as('missing')])
+    .where('device_id', 'in', deviceIds)
+    .execute();
+  return new Map(rows.map((row) => [row.device_id, Number(row.missing)]));
+}
+
 /** A device's judgement to store: its new state and the transitions that led there, oldest first. */
 export type DeviceChange = {
   deviceId: string;
