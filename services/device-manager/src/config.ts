@@ -62,6 +62,12 @@ export const deviceManagerConfig = serviceEnv(8080)
     ALERT_MAX_LATENESS: duration('6h'),
     // Prometheus Alertmanager, to which rule alerts are sent (none: alerts stay in the API).
     ALERTMANAGER_URL: z.url().optional(),
+    // Internal addresses or CIDR blocks webhooks may post to (loopback, private, link-local ones are
+    // refused otherwise, so a webhook cannot reach into the cluster). None by default.
+    WEBHOOK_ALLOWED_NETWORKS: commaList().refine(
+      (list) => list.every(isProxyEntry),
+      'must be comma-separated IP addresses or CIDR blocks',
+    ),
     // Comma-separated origins allowed by CORS; none by default.
     CORS_ORIGINS: commaList(),
   });

@@ -73,6 +73,7 @@ export async function startService(stopTracing: (() => Promise<void>) | undefine
     logger: rulesLog,
     registry,
     budgetMs: config.ALERT_EVAL_INTERVAL / 2,
+    allowedNetworks: config.WEBHOOK_ALLOWED_NETWORKS,
   });
   const evaluator = createRuleEvaluator({
     db,

@@ -80,7 +80,13 @@ describe('webhooks', () => {
     let clock = Date.now() + 5000;
     const { evaluator } = api.ruleEvaluator([4244, 1], { now: () => clock });
     const notifier = () =>
-      createWebhookNotifier({ db: api.apiDb, logger: api.logger, now: () => clock, timeoutMs: 2000 });
+      createWebhookNotifier({
+        db: api.apiDb,
+        logger: api.logger,
+        now: () => clock,
+        timeoutMs: 2000,
+        allowedNetworks: ['127.0.0.1'],
+      });
 
     await write([0, -5]);
     expect(await evaluator.pass()).toMatchObject({ opened: 1 });
@@ -97,7 +103,7 @@ describe('webhooks', () => {
         event: 'firing',
         status: 'pending',
         attempts: 1,
-        last_error: expect.stringContaining('fetch failed'),
+        last_error: expect.stringContaining('ECONNREFUSED'),
       },
     ]);
 
@@ -177,5 +183,74 @@ describe('webhooks', () => {
         failed_at: expect.any(String),
       },
     ]);
+  });
+  it('refuses to post to internal addresses, by literal or by name, unless WEBHOOK_ALLOWED_NETWORKS allows them', async () => {
+    const receiver = await startReceiver();
+    const urls = {
+      loopback: `http://127.0.0.1:${receiver.port}/hook`,
+      named: `http://localhost:${receiver.port}/hook`,
+      mapped: `http://[::ffff:127.0.0.1]:${receiver.port}/hook`,
+      metadata: 'http://169.254.169.254/latest/meta-data/',
+      cluster: 'https://10.96.0.1/api',
+    };
+    const { id: alertId } = await api.database.db
+      .insertInto('device_alerts')
+      .values({ device_id: 'wh-1', alert_type: 'x', message: 'x' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const hooks: Record<string, number> = {};
+    for (const [name, url] of Object.entries(urls)) {
+      const hook = await api.call('POST', '/api/webhooks', { json: { name: `inside-${name}`, url } });
+      hooks[name] = (hook.json as { id: number }).id;
+      await api.database.db
+        .insertInto('alert_notifications')
+        .values({ alert_id: alertId, event: 'firing', target: `webhook:${hooks[name]}` })
+        .execute();
+    }
+    let clock = Date.now() + 5000;
+    const notifier = (allowedNetworks: string[]) =>
+      createWebhookNotifier({
+        db: api.apiDb,
+        logger: api.logger,
+        now: () => clock,
+        timeoutMs: 2000,
+        allowedNetworks,
+      });
+    const lastErrors = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          Object.entries(hooks).map(async ([name, id]) => {
+            const [delivery] = (await api.call('GET', `/api/webhooks/${id}/deliveries`)).json as {
+              status: string;
+              last_error: string | null;
+            }[];
+            return [name, [delivery?.status, delivery?.last_error]];
+          }),
+        ),
+      );
+
+    expect(await notifier([]).deliver()).toEqual({ delivered: 0, retrying: 5, failed: 0 });
+    const refused = (address: string) =>
+      `refused: ${address} is an internal address (allow it with WEBHOOK_ALLOWED_NETWORKS)`;
+    expect(await lastErrors()).toEqual({
+      loopback: ['pending', refused('127.0.0.1')],
+      named: ['pending', expect.stringMatching(/^refused: (127\.0\.0\.1|::1) is an internal address/)],
+      mapped: ['pending', refused('127.0.0.1')],
+      metadata: ['pending', refused('169.254.169.254')],
+      cluster: ['pending', refused('10.96.0.1')],
+    });
+    expect(receiver.received).toEqual([]);
+
+    // Allowed, the loopback ones go out; the rest stay refused.
+    clock += 3_600_000;
+    expect(await notifier(['127.0.0.0/8', '::1']).deliver()).toEqual({
+      delivered: 3,
+      retrying: 2,
+      failed: 0,
+    });
+    expect(receiver.received).toHaveLength(3);
+    expect((await lastErrors()).metadata).toEqual(['pending', refused('169.254.169.254')]);
+    receiver.server.close();
+    for (const id of Object.values(hooks)) await api.call('DELETE', `/api/webhooks/${id}`);
   });
 });

@@ -1,7 +1,11 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { type Database, type Logger, retryDelayMs } from '@iot-meter/common';
 import { type Kysely, sql } from 'kysely';
 import type { Registry } from 'prom-client';
 import { notificationDeliveries } from '../alert-rules/notification-metrics.js';
+import { allowedNetworks, guardedLookup, refusedAddress } from './webhook-address.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signDelivery, TIMESTAMP_HEADER } from './webhook-signature.js';
 
 /** Deliveries are retried for this long after the event, then marked failed. */
@@ -79,27 +83,51 @@ export function createWebhookNotifier(options: {
   /** A round stops starting deliveries after this long, so a slow receiver never holds up evaluation. */
   budgetMs?: number;
   registry?: Registry;
+  /** Internal addresses (WEBHOOK_ALLOWED_NETWORKS) webhooks may reach; none by default. */
+  allowedNetworks?: readonly string[];
 }) {
   const { db, logger } = options;
   const now = options.now ?? Date.now;
   const deliveries = options.registry && notificationDeliveries(options.registry);
 
-  async function post(url: string, secret: string, key: string, body: string) {
+  const allowed = allowedNetworks(options.allowedNetworks ?? []);
+  const lookup = guardedLookup(allowed);
+
+  /** One signed POST; redirects are not followed, and internal addresses are refused (webhook-address.ts). */
+  function post(url: string, secret: string, key: string, body: string): Promise<void> {
     const timestamp = String(Math.floor(now() / 1000));
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [EVENT_ID_HEADER]: key,
-        [TIMESTAMP_HEADER]: timestamp,
-        [SIGNATURE_HEADER]: signDelivery(secret, timestamp, body),
-      },
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    const target = new URL(url);
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    // A literal address is connected to without a lookup, so it is checked here.
+    const refused = isIP(host) ? refusedAddress(host, allowed) : undefined;
+    if (refused) return Promise.reject(new Error(`refused: ${refused}`));
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const request = send(
+        target,
+        {
+          method: 'POST',
+          lookup,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            [EVENT_ID_HEADER]: key,
+            [TIMESTAMP_HEADER]: timestamp,
+            [SIGNATURE_HEADER]: signDelivery(secret, timestamp, body),
+          },
+          timeout: options.timeoutMs ?? 10_000,
+        },
+        (response) => {
+          response.resume();
+          const status = response.statusCode ?? 0;
+          if (status >= 200 && status <= 299) resolve();
+          else reject(new Error(`answered ${status}`));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('timed out')));
+      request.on('error', reject);
+      request.end(body);
     });
-    await response.body?.cancel();
-    if (response.status < 200 || response.status > 299) throw new Error(`answered ${response.status}`);
   }
 
   return {
