@@ -216,7 +216,8 @@ describe('alert rule evaluation', () => {
       for: '10m',
       scope: { device_type: 'meter' },
     });
-    const { evaluator: one } = evaluator();
+    // A short lookback, so a last sample soon falls out of what a pass reads.
+    const { evaluator: one } = api.ruleEvaluator([4242, lockId], { now: () => clock, lookbackMs: 60_000 });
     clock = T0 + 3_000_000;
     await temperatures('meter-1', [2990, 20]);
     await temperatures('meter-2', [2990, 20]);
@@ -255,20 +256,28 @@ describe('alert rule evaluation', () => {
       },
     ]);
 
-    await temperatures('meter-1', [3610, 22]);
+    // Still silent once its last sample is older than any pass reads: the alert stays as it is.
+    await temperatures('meter-2', [3650, 21]);
+    clock = T0 + 3_700_000;
+    expect(await one.pass()).toMatchObject({ opened: 0, closed: 0 });
+    expect(await alertsOf(silent)).toMatchObject([
+      { device_id: 'meter-1', started_at: new Date(T0 + 2_990_000), resolved_at: null },
+    ]);
+
+    await temperatures('meter-1', [3710, 22]);
     await api.database.db
       .updateTable('device_presence')
       .set({
         connection_status: 'online',
-        status_changed_at: new Date(T0 + 3_605_000),
-        last_seen: new Date(T0 + 3_610_000),
+        status_changed_at: new Date(T0 + 3_705_000),
+        last_seen: new Date(T0 + 3_710_000),
       })
       .where('device_id', '=', 'meter-1')
       .execute();
-    clock = T0 + 3_620_000;
+    clock = T0 + 3_720_000;
     expect(await one.pass()).toMatchObject({ closed: 2 });
-    expect((await alertsOf(offline))[0]?.resolved_at).toEqual(new Date(T0 + 3_605_000));
-    expect((await alertsOf(silent))[0]?.resolved_at).toEqual(new Date(T0 + 3_610_000));
+    expect((await alertsOf(offline))[0]?.resolved_at).toEqual(new Date(T0 + 3_705_000));
+    expect((await alertsOf(silent))[0]?.resolved_at).toEqual(new Date(T0 + 3_710_000));
   });
 
   it('notifies an alert resolved by hand or by changing its rule, and raises a new one while the condition holds', async () => {

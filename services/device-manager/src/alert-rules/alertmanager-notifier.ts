@@ -29,7 +29,8 @@ type AlertRow = {
   location: string | null;
 };
 
-function alertsWithRules(db: Kysely<Database>) {
+/** Rule alerts with what Alertmanager's labels need (the bench reads them the same way). */
+export function alertsWithRules(db: Kysely<Database>) {
   return db
     .selectFrom('device_alerts as a')
     .innerJoin('alert_rules as r', 'r.id', 'a.rule_id')

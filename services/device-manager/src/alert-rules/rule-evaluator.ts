@@ -124,7 +124,14 @@ export function createRuleEvaluator(options: RuleEvaluatorOptions) {
       });
       for (const [device, createdAt] of created) {
         const lastMs = last.get(device);
-        const silentSince = lastMs ?? Math.max(startMs, createdAt, rule.created_at.getTime());
+        // Only a sample ends a silence: one already judged keeps its start once its last sample is
+        // older than this pass reads (else it would resolve and fire again).
+        const stored = states.get(device);
+        const silentSince =
+          lastMs ??
+          (stored && stored.state !== 'resolved'
+            ? stored.since
+            : Math.max(startMs, createdAt, rule.created_at.getTime()));
         const holds = nowMs - silentSince >= forMs;
         judgements.set(
           device,
