@@ -52,6 +52,9 @@ export async function findDevicesSeenSince(
   return new Map(rows.map((row) => [row.device_id, row.last_seen.getTime()]));
 }
 
+// One array parameter, so a scope of any size (an IN list stops at 65,535 parameters).
+const amongDevices = (ids: readonly string[]) => sql<boolean>`device_id = any(${[...ids]}::text[])`;
+
 export type Presence = { status: 'online' | 'offline'; changedAt: number };
 
 export async function findPresence(
@@ -62,7 +65,7 @@ export async function findPresence(
   const rows = await db
     .selectFrom('device_presence')
     .select(['device_id', 'connection_status', 'status_changed_at'])
-    .where('device_id', 'in', deviceIds)
+    .where(amongDevices(deviceIds))
     .execute();
   return new Map(
     rows.map((row) => [
@@ -84,7 +87,7 @@ export async function findMissingMessages(
   const rows = await db
     .selectFrom('device_sequences')
     .select(['device_id', sql<number>`cardinality(missing)`.as('missing')])
-    .where('device_id', 'in', deviceIds)
+    .where(amongDevices(deviceIds))
     .execute();
   return new Map(rows.map((row) => [row.device_id, Number(row.missing)]));
 }
