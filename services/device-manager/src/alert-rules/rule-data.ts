@@ -1,4 +1,5 @@
 import {
+  type FluxTableMetaData,
   flux,
   fluxDateTime,
   fluxExpression,
@@ -23,6 +24,22 @@ const onlyDevices = (ids: readonly string[] | undefined) =>
   ids === undefined
     ? fluxExpression('')
     : flux`|> filter(fn: (r) => contains(value: r.device_id, set: ${stringSet(ids)}))`;
+
+/** Samples as a table per device, oldest first: what the judgement walks through. */
+const byDeviceInTimeOrder = (tables: ParameterizedQuery) => flux`${tables}
+  |> keep(columns: ["_time", "_value", "device_id"])
+  |> group(columns: ["device_id"])
+  |> sort(columns: ["_time"])`;
+
+function deviceSample(values: string[], meta: FluxTableMetaData): { device: string; sample: Sample } {
+  return {
+    device: values[meta.column('device_id').index] ?? '',
+    sample: {
+      time: Date.parse(values[meta.column('_time').index] ?? ''),
+      value: Number(values[meta.column('_value').index]),
+    },
+  };
+}
 
 /**
  * A metric's samples per device, oldest first, in one query for all devices: those from `startMs`
@@ -53,18 +70,8 @@ export async function querySamples(
   ${telemetry(bucket, late.startMs, startMs, metric)} ${onlyDevices(late.devices)},
 ])`
     : recent;
-  const script = flux`${tables}
-  |> keep(columns: ["_time", "_value", "device_id"])
-  |> group(columns: ["device_id"])
-  |> sort(columns: ["_time"])`;
   const byDevice = new Map<string, Sample[]>();
-  const rows = await query.collectRows(script, (values, meta) => ({
-    device: values[meta.column('device_id').index] ?? '',
-    sample: {
-      time: Date.parse(values[meta.column('_time').index] ?? ''),
-      value: Number(values[meta.column('_value').index]),
-    },
-  }));
+  const rows = await query.collectRows(byDeviceInTimeOrder(tables), deviceSample);
   for (const { device, sample } of rows) {
     const list = byDevice.get(device);
     if (list) list.push(sample);
@@ -106,19 +113,10 @@ export async function* streamSamples(
   bucket: string,
   request: { metric: string; startMs: number; stopMs: number; devices?: readonly string[] },
 ): AsyncGenerator<{ device: string; sample: Sample }> {
-  const script = flux`${telemetry(bucket, request.startMs, request.stopMs, request.metric)}
-  ${onlyDevices(request.devices)}
-  |> keep(columns: ["_time", "_value", "device_id"])
-  |> group(columns: ["device_id"])
-  |> sort(columns: ["_time"])`;
-  for await (const { values, tableMeta } of query.iterateRows(script)) {
-    yield {
-      device: values[tableMeta.column('device_id').index] ?? '',
-      sample: {
-        time: Date.parse(values[tableMeta.column('_time').index] ?? ''),
-        value: Number(values[tableMeta.column('_value').index]),
-      },
-    };
+  const tables = flux`${telemetry(bucket, request.startMs, request.stopMs, request.metric)}
+  ${onlyDevices(request.devices)}`;
+  for await (const { values, tableMeta } of query.iterateRows(byDeviceInTimeOrder(tables))) {
+    yield deviceSample(values, tableMeta);
   }
 }
 
